@@ -60,8 +60,7 @@ static int pending_cmd_parse(struct doveadm_cmd_context *cctx,
 	return 0;
 }
 
-/* Ask the userdb whether the user exists: 1 yes, 0 no, -1 error. */
-static int pending_user_exists(const char *user, const char **error_r)
+int doveadm_shipmail_user_exists(const char *user, const char **error_r)
 {
 	struct mail_storage_service_ctx *service;
 	struct mail_storage_service_input input;
@@ -226,7 +225,7 @@ static void cmd_shipmail_pending(struct doveadm_cmd_context *cctx)
 	if (pending_cmd_parse(cctx, &cmd) < 0)
 		return;
 	if (cmd.user != NULL) {
-		ret = pending_user_exists(cmd.user, &error);
+		ret = doveadm_shipmail_user_exists(cmd.user, &error);
 		if (ret <= 0) {
 			i_error("shipmail pending: %s: %s", cmd.user,
 				ret == 0 ? "user doesn't exist" : error);

@@ -41,6 +41,7 @@ void doveadm_shipmail_plugin_init(struct module *module ATTR_UNUSED)
 {
 	doveadm_shipmail_register_pending();
 	doveadm_shipmail_register_mail_commands();
+	doveadm_shipmail_register_requests();
 }
 
 void doveadm_shipmail_plugin_deinit(void)

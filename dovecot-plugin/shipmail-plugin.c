@@ -46,6 +46,7 @@
 #include "shipmail-index.h"
 #include "shipmail-entry.h"
 #include "shipmail-sync.h"
+#include "shipmail-request.h"
 #include "shipmail-plugin.h"
 
 #define SHIPMAIL_USER_CONTEXT(obj) \
@@ -173,6 +174,19 @@ static void shipmail_mail_user_created(struct mail_user *user)
 	suser->set = set;
 	suser->dict = dict;
 	MODULE_CONTEXT_SET(user, shipmail_user_module, suser);
+}
+
+bool shipmail_user_lookup(struct mail_user *user,
+			  const struct shipmail_settings **set_r,
+			  struct dict **dict_r)
+{
+	struct shipmail_user *suser = SHIPMAIL_USER_CONTEXT(user);
+
+	if (suser == NULL)
+		return FALSE;
+	*set_r = suser->set;
+	*dict_r = suser->dict;
+	return TRUE;
 }
 
 /* The user whose index entries a mailbox's mail has, or NULL when the
@@ -588,12 +602,14 @@ static struct mail_storage_hooks shipmail_mail_storage_hooks = {
 void shipmail_plugin_init(struct module *module)
 {
 	shipmail_notify_ctx = notify_register(&shipmail_notify_vfuncs);
+	shipmail_request_init();
 	mail_storage_hooks_add(module, &shipmail_mail_storage_hooks);
 }
 
 void shipmail_plugin_deinit(void)
 {
 	mail_storage_hooks_remove(&shipmail_mail_storage_hooks);
+	shipmail_request_deinit();
 	notify_unregister(shipmail_notify_ctx);
 	shipmail_dicts_deinit();
 }

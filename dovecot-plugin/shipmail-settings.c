@@ -77,6 +77,46 @@ bool shipmail_keyword_is_valid(const char *keyword)
 	return TRUE;
 }
 
+/* The settings of the crew's requests for held mail. */
+static int
+shipmail_settings_read_request(pool_t pool, shipmail_getenv_t *getenv_fn,
+			       void *context, struct shipmail_settings *set,
+			       const char **error_r)
+{
+	const char *value;
+
+	value = getenv_fn("shipmail_request_mailbox", context);
+	if (value == NULL || value[0] == '\0')
+		value = SHIPMAIL_DEFAULT_REQUEST_MAILBOX;
+	set->request_mailbox = p_strdup(pool, value);
+
+	value = getenv_fn("shipmail_request_keyword", context);
+	if (value == NULL || value[0] == '\0')
+		value = SHIPMAIL_DEFAULT_REQUEST_KEYWORD;
+	if (!shipmail_keyword_is_valid(value)) {
+		*error_r = t_strdup_printf("shipmail_request_keyword: "
+			"not a valid IMAP keyword: '%s'", value);
+		return -1;
+	}
+	/* One keyword meaning both would ask for every shipped notice. */
+	if (strcasecmp(value, set->keyword) == 0) {
+		*error_r = t_strdup_printf("shipmail_request_keyword: "
+			"'%s' is also shipmail_keyword", value);
+		return -1;
+	}
+	set->request_keyword = p_strdup(pool, value);
+
+	value = getenv_fn("shipmail_request_daily_limit", context);
+	if (value == NULL || value[0] == '\0')
+		set->request_daily_limit = SHIPMAIL_DEFAULT_REQUEST_DAILY_LIMIT;
+	else if (str_to_uint(value, &set->request_daily_limit) < 0) {
+		*error_r = t_strdup_printf("shipmail_request_daily_limit: "
+			"not a number: '%s' (0: no limit)", value);
+		return -1;
+	}
+	return 0;
+}
+
 int shipmail_settings_read(pool_t pool, shipmail_getenv_t *getenv_fn,
 			   void *context, struct shipmail_settings **set_r,
 			   const char **error_r)
@@ -111,6 +151,9 @@ int shipmail_settings_read(pool_t pool, shipmail_getenv_t *getenv_fn,
 	}
 	set->keyword = p_strdup(pool, value);
 
+	if (shipmail_settings_read_request(pool, getenv_fn, context, set,
+					   error_r) < 0)
+		return -1;
 	*set_r = set;
 	return 0;
 }

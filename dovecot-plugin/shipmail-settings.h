@@ -12,11 +12,23 @@
  *                       or 0: nothing is)
  *   shipmail_keyword    the keyword that marks shipped mail ($Shipped)
  *
+ * and, on the ship, how the crew asks for held mail:
+ *
+ *   shipmail_request_mailbox      a notice moved or copied here is a
+ *                                 request (Request)
+ *   shipmail_request_keyword      a notice given this keyword is a
+ *                                 request ($Request)
+ *   shipmail_request_daily_limit  requests per user and UTC day (5;
+ *                                 0: no limit)
+ *
  * Parsing needs only Dovecot's lib, so it is unit-tested alone.
  */
 
 #define SHIPMAIL_DEFAULT_MAILBOXES "INBOX"
 #define SHIPMAIL_DEFAULT_KEYWORD "$Shipped"
+#define SHIPMAIL_DEFAULT_REQUEST_MAILBOX "Request"
+#define SHIPMAIL_DEFAULT_REQUEST_KEYWORD "$Request"
+#define SHIPMAIL_DEFAULT_REQUEST_DAILY_LIMIT 5
 
 struct shipmail_settings {
 	const char *dict_uri;
@@ -24,6 +36,10 @@ struct shipmail_settings {
 	const char *const *mailboxes;
 	uoff_t max_size;
 	const char *keyword;
+
+	const char *request_mailbox;
+	const char *request_keyword;
+	unsigned int request_daily_limit;	/* 0: unlimited */
 };
 
 /* Returns a setting's value, or NULL when it is not set. */

@@ -73,6 +73,44 @@ static void test_settings_values(void)
 	test_end();
 }
 
+static void test_settings_request_defaults(void)
+{
+	const char *pairs[] = { "shipmail_dict", "proxy::shipmail", NULL };
+	struct shipmail_settings *set;
+	const char *error;
+
+	test_begin("settings: requests default to Request, $Request, 5 a day");
+	T_BEGIN {
+		test_assert(test_read(pairs, &set, &error) == 0);
+		test_assert_str(set->request_mailbox, "Request");
+		test_assert_str(set->request_keyword, "$Request");
+		test_assert_u64(set->request_daily_limit, 5);
+	} T_END;
+	test_end();
+}
+
+static void test_settings_request_values(void)
+{
+	const char *pairs[] = {
+		"shipmail_dict", "proxy::shipmail",
+		"shipmail_request_mailbox", "Held/Ask",
+		"shipmail_request_keyword", "$AskShore",
+		"shipmail_request_daily_limit", "0",
+		NULL
+	};
+	struct shipmail_settings *set;
+	const char *error;
+
+	test_begin("settings: request folder, keyword and limit 0 are read");
+	T_BEGIN {
+		test_assert(test_read(pairs, &set, &error) == 0);
+		test_assert_str(set->request_mailbox, "Held/Ask");
+		test_assert_str(set->request_keyword, "$AskShore");
+		test_assert_u64(set->request_daily_limit, 0);
+	} T_END;
+	test_end();
+}
+
 static void test_settings_errors(void)
 {
 	static const struct {
@@ -84,6 +122,14 @@ static void test_settings_errors(void)
 		{ "shipmail_keyword", "\\Seen", "shipmail_keyword: not a valid" },
 		{ "shipmail_keyword", "two words", "shipmail_keyword: not a valid" },
 		{ "shipmail_mailboxes", " , ", "shipmail_mailboxes: empty" },
+		{ "shipmail_request_keyword", "two words",
+		  "shipmail_request_keyword: not a valid" },
+		{ "shipmail_request_keyword", "$shipped",
+		  "shipmail_request_keyword: '$shipped' is also" },
+		{ "shipmail_request_daily_limit", "-1",
+		  "shipmail_request_daily_limit: not a number" },
+		{ "shipmail_request_daily_limit", "5 per day",
+		  "shipmail_request_daily_limit: not a number" },
 	};
 
 	test_begin("settings: each bad value is an error naming the setting");
@@ -133,6 +179,8 @@ int main(void)
 	static void (*const tests[])(void) = {
 		test_settings_defaults,
 		test_settings_values,
+		test_settings_request_defaults,
+		test_settings_request_values,
 		test_settings_errors,
 		test_text_one_line,
 		test_text_handle,

@@ -20,3 +20,24 @@ CREATE TABLE IF NOT EXISTS shipmail_pending (
   entry TEXT NOT NULL,
   PRIMARY KEY (username, mailbox_guid, uid)
 );
+
+-- On the ship: the crew's requests for held mail, waiting for
+-- shipmail-fetch to hand them to the shore (common/request.h), and each
+-- user's count of requests of the day, for the daily limit.  Running
+-- this file again on an existing database adds them.
+
+CREATE TABLE IF NOT EXISTS shipmail_request (
+  -- the user name, percent-encoded as in the dict key
+  username VARCHAR(800) NOT NULL,
+  -- 20 characters of lower-case base32
+  handle CHAR(20) NOT NULL,
+  -- "1<TAB>requested<TAB>state<TAB>origin"
+  request TEXT NOT NULL,
+  PRIMARY KEY (username, handle)
+);
+
+CREATE TABLE IF NOT EXISTS shipmail_request_count (
+  username VARCHAR(800) NOT NULL PRIMARY KEY,
+  -- "1<TAB>day<TAB>count"
+  counter TEXT NOT NULL
+);
