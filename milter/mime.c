@@ -295,9 +295,14 @@ sanitize(const struct str *in, size_t max_chars)
 	while (i < in->len) {
 		size_t n = mime_utf8_char_len(s + i, in->len - i);
 		uint32_t cp = n > 0 ? code_point(s + i, n) : 0xfffd;
+		/* iconv may pass through what is not UTF-8 (code points
+		   past U+10FFFF for some charset names): such a byte
+		   becomes U+FFFD, never itself. */
+		const char *bytes = n > 0 ? (const char *)s + i : REPLACEMENT;
+		size_t bytes_len = n > 0 ? n : sizeof(REPLACEMENT) - 1;
 
 		if (n == 0)
-			n = 1;	/* cannot happen after append_raw */
+			n = 1;
 		if (cp == ' ' || cp == '\t' || cp == '\r' || cp == '\n') {
 			pending_space = out.len > 0;
 		} else if (!is_unsafe(cp)) {
@@ -310,7 +315,7 @@ sanitize(const struct str *in, size_t max_chars)
 				chars++;
 			}
 			pending_space = 0;
-			str_append(&out, (const char *)s + i, n);
+			str_append(&out, bytes, bytes_len);
 			chars++;
 		}
 		i += n;
