@@ -1,0 +1,796 @@
+/*
+ * One SSH session of shipmail-fetch, from the shore's greeting to QUIT.
+ *
+ * Requests go out in batches: the acks left from earlier sessions and
+ * OFFER together, then up to `pipeline` FETCH requests, each answer
+ * making room for the next, with the ACK of every delivered message
+ * riding along.  Replies come back in request order; a FIFO of what was
+ * asked says how to read each one.  Reply bytes are decompressed and fed
+ * through a small push parser: lines up to PROTO_LINE_MAX, and after a
+ * DATA line exactly its byte count, written straight to the spool file.
+ *
+ * Every message is verified (size and SHA-256 of the whole spool file)
+ * before LMTP; the journal gets its D line, fsynced, before the ACK is
+ * sent.  Any link failure just ends the session: what was written
+ * stays in the spool and the next session asks only for the rest.
+ */
+#include "fetch.h"
+#include "spool.h"
+#include "lmtp.h"
+#include "compress.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONN_SYNC_EVERY	(256 * 1024)
+
+enum expect_type {
+	EXPECT_OFFER,
+	EXPECT_FETCH,
+	EXPECT_ACK,
+	EXPECT_QUIT,
+};
+
+struct expect {
+	enum expect_type type;
+	size_t item;			/* FETCH: index into items */
+	struct proto_msgref ref;	/* ACK */
+};
+
+enum reader_state {
+	READ_LINE,
+	READ_DATA,
+	READ_DATA_END,			/* the LF after the bytes */
+};
+
+enum item_state {
+	ITEM_WAITING,
+	ITEM_ASKED,
+	ITEM_DONE,
+};
+
+struct item {
+	struct plan_item plan;
+	enum item_state state;
+	uint64_t offset;		/* asked from here */
+	int retried;			/* once after a digest mismatch */
+};
+
+struct conn {
+	struct fetch_run *run;
+	struct session *s;
+	struct decompressor *dec;
+	int result_exit;		/* for CONN_FATAL */
+	int fatal, done, progress;
+
+	/* Reply reader */
+	enum reader_state rd;
+	char line[PROTO_LINE_MAX + 1];
+	size_t line_len;
+	int line_overflow;
+	uint64_t data_left;
+
+	/* What was asked, in order */
+	struct expect *queue;
+	size_t q_head, q_tail, q_alloc;
+
+	/* The offer, then the plan */
+	uint64_t offer_left;
+	int offer_done, quit_sent;
+	struct item *items;
+	size_t item_count, planned, next_ask, in_flight, finished;
+
+	/* The message being received */
+	size_t cur;
+	struct proto_reply data;
+	int spool_fd;
+	uint64_t since_sync;
+
+	/* Requests waiting to go out together */
+	char out[8192];
+	size_t out_len;
+};
+
+/* --- requests ------------------------------------------------------- */
+
+static int conn_flush(struct conn *c)
+{
+	if (c->out_len == 0)
+		return 0;
+	if (session_write(c->s, c->out, c->out_len) < 0)
+		return -1;
+	c->out_len = 0;
+	return 0;
+}
+
+static int conn_expect(struct conn *c, const struct expect *e)
+{
+	if (c->q_tail == c->q_alloc) {
+		size_t alloc = c->q_alloc == 0 ? 64 : c->q_alloc * 2;
+		struct expect *grown = realloc(c->queue,
+					       alloc * sizeof(*grown));
+
+		if (grown == NULL)
+			return -1;
+		c->queue = grown;
+		c->q_alloc = alloc;
+	}
+	c->queue[c->q_tail++] = *e;
+	return 0;
+}
+
+/* Queue a request line and what its reply will be. */
+static int conn_send(struct conn *c, const struct proto_request *req,
+		     const struct expect *e)
+{
+	char line[PROTO_LINE_MAX + 2];
+	size_t len = proto_request_format(line, sizeof(line), req);
+
+	if (len == 0)
+		return -1;
+	if (c->out_len + len > sizeof(c->out) && conn_flush(c) < 0)
+		return -1;
+	memcpy(c->out + c->out_len, line, len);
+	c->out_len += len;
+	return conn_expect(c, e);
+}
+
+static int conn_send_ack(struct conn *c, const struct proto_msgref *ref)
+{
+	struct proto_request req = { .cmd = PROTO_CMD_ACK, .ref = *ref };
+	struct expect e = { .type = EXPECT_ACK, .ref = *ref };
+
+	return conn_send(c, &req, &e);
+}
+
+static int conn_send_fetch(struct conn *c, size_t i)
+{
+	struct item *it = &c->items[i];
+	struct proto_request req = { .cmd = PROTO_CMD_FETCH,
+				     .ref = it->plan.ref };
+	struct expect e = { .type = EXPECT_FETCH, .item = i };
+
+	it->offset = spool_have(c->run->spool, &it->plan.ref);
+	req.offset = it->offset;
+	it->state = ITEM_ASKED;
+	c->in_flight++;
+	return conn_send(c, &req, &e);
+}
+
+/* Keep the pipeline full; QUIT once everything is answered. */
+static int conn_refill(struct conn *c)
+{
+	const struct fetch_settings *set = c->run->set;
+	struct fetch_run *run = c->run;
+
+	while (c->offer_done && c->next_ask < c->planned &&
+	       c->in_flight < set->pipeline) {
+		if (run->deadline != 0 && time(NULL) >= run->deadline) {
+			run->budget_hit = 1;
+			run->deferred +=
+				(unsigned int)(c->planned - c->next_ask);
+			c->planned = c->next_ask;
+			break;
+		}
+		if (conn_send_fetch(c, c->next_ask++) < 0)
+			return -1;
+	}
+	/* The FETCH whose bytes are still arriving has left the queue
+	   already: in_flight counts it until its ACK is queued. */
+	if (c->offer_done && !c->quit_sent && c->next_ask >= c->planned &&
+	    c->q_head == c->q_tail && c->in_flight == 0 &&
+	    c->rd == READ_LINE) {
+		struct proto_request req = { .cmd = PROTO_CMD_QUIT };
+		struct expect e = { .type = EXPECT_QUIT };
+
+		c->quit_sent = 1;
+		return conn_send(c, &req, &e);
+	}
+	return 0;
+}
+
+/* --- the offer ------------------------------------------------------ */
+
+static void conn_fatal(struct conn *c, int code, const char *what,
+		       const char *detail)
+{
+	fetch_log(c->run, "%s: %s", what, detail);
+	c->fatal = 1;
+	c->result_exit = code;
+}
+
+static int offer_add(struct conn *c, const struct proto_reply *r)
+{
+	struct item *it = &c->items[c->item_count++];
+
+	memset(it, 0, sizeof(*it));
+	it->plan.ref = r->ref;
+	it->plan.size = r->size;
+	it->plan.received = r->received;
+	it->plan.flags = r->flags;
+	return 0;
+}
+
+static void dry_run_print(struct conn *c, size_t oversize)
+{
+	size_t i;
+
+	printf("# %zu to fetch in this order, %u deferred by the budget, "
+	       "%zu oversize not requested\n", c->planned, c->run->deferred,
+	       oversize);
+	for (i = 0; i < c->planned; i++) {
+		const struct plan_item *p = &c->items[i].plan;
+
+		printf("%s %s %u %u %llu %lld %s%s have=%llu\n", p->ref.user,
+		       p->ref.guid, p->ref.uidvalidity, p->ref.uid,
+		       (unsigned long long)p->size, (long long)p->received,
+		       (p->flags & PENDING_FLAG_OVERSIZE) ? "o" : "",
+		       (p->flags & PENDING_FLAG_REQUESTED) ? "r" : "-",
+		       (unsigned long long)spool_have(c->run->spool,
+						      &p->ref));
+	}
+	fflush(stdout);
+}
+
+/* Remove what the journal already knows; ack what was delivered. */
+static int offer_filter(struct conn *c)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < c->item_count; i++) {
+		const struct proto_msgref *ref = &c->items[i].plan.ref;
+
+		switch (spool_state(c->run->spool, ref)) {
+		case SPOOL_NONE:
+			c->items[kept++] = c->items[i];
+			break;
+		case SPOOL_DELIVERED:
+			/* Its ack was queued at the session start; a kill
+			   right after the journal line may have left the
+			   file behind. */
+			spool_remove(c->run->spool, ref);
+			break;
+		case SPOOL_ACKED:
+			/* Acked, yet offered: the index missed it. */
+			spool_remove(c->run->spool, ref);
+			if (!c->run->dry_run && conn_send_ack(c, ref) < 0)
+				return -1;
+			break;
+		case SPOOL_FAILED:
+			break;
+		}
+	}
+	c->item_count = kept;
+	return 0;
+}
+
+static int offer_complete(struct conn *c)
+{
+	struct fetch_run *run = c->run;
+	const struct fetch_settings *set = run->set;
+	struct plan_item *plans;
+	size_t oversize, deferred, i;
+	uint64_t budget = 0;
+
+	if (offer_filter(c) < 0)
+		return -1;
+	if (set->max_bytes > 0) {
+		budget = set->max_bytes > run->bytes_planned ?
+			set->max_bytes - run->bytes_planned : 1;
+	}
+
+	/* plan_order works on plan_items: sort a copy, then rebuild. */
+	plans = calloc(c->item_count + 1, sizeof(*plans));
+	if (plans == NULL)
+		return -1;
+	for (i = 0; i < c->item_count; i++)
+		plans[i] = c->items[i].plan;
+	c->planned = plan_order(plans, c->item_count, budget, &oversize,
+				&deferred);
+	for (i = 0; i < c->planned; i++) {
+		memset(&c->items[i], 0, sizeof(c->items[i]));
+		c->items[i].plan = plans[i];
+		run->bytes_planned += plans[i].size;
+	}
+	free(plans);
+	run->deferred = (unsigned int)deferred;
+	run->oversize = (unsigned int)oversize;
+	c->offer_done = 1;
+
+	if (run->dry_run) {
+		dry_run_print(c, oversize);
+		c->planned = 0;
+	} else if (c->planned > 0 || deferred > 0 || oversize > 0) {
+		fetch_log(run, "offer: fetching=%zu deferred=%zu "
+			  "oversize_waiting=%zu", c->planned, deferred,
+			  oversize);
+	}
+	return 0;
+}
+
+static int on_offer_line(struct conn *c, const struct proto_reply *r)
+{
+	if (r->type == PROTO_REPLY_ERR) {
+		fetch_log(c->run, "offer refused: %u %s", r->code, r->text);
+		c->run->temp_failures++;
+		c->offer_done = 1;
+		return 0;
+	}
+	if (r->type != PROTO_REPLY_OFFER) {
+		conn_fatal(c, EX_PROTOCOL, "protocol error", "no OFFER");
+		return -1;
+	}
+	c->items = calloc(r->count + 1, sizeof(*c->items));
+	if (c->items == NULL)
+		return -1;
+	c->offer_left = r->count;
+	return c->offer_left == 0 ? offer_complete(c) : 0;
+}
+
+static int on_msg_line(struct conn *c, const struct proto_reply *r)
+{
+	if (r->type != PROTO_REPLY_MSG) {
+		conn_fatal(c, EX_PROTOCOL, "protocol error",
+			   "short offer");
+		return -1;
+	}
+	offer_add(c, r);
+	if (--c->offer_left == 0)
+		return offer_complete(c);
+	return 0;
+}
+
+/* --- one message ---------------------------------------------------- */
+
+static void item_finish(struct conn *c, size_t i)
+{
+	c->items[i].state = ITEM_DONE;
+	c->in_flight--;
+	c->finished++;
+}
+
+static int deliver(struct conn *c, struct item *it, const char *digest)
+{
+	struct fetch_run *run = c->run;
+	const struct proto_msgref *ref = &it->plan.ref;
+	char path[4096], rcpt[PENDING_USER_MAX + 1], error[512];
+	enum lmtp_result ret;
+
+	spool_path(run->spool, ref, path, sizeof(path));
+	fetch_map_user(run->set, ref->user, rcpt, sizeof(rcpt));
+	ret = lmtp_deliver(run->set->lmtp, rcpt, path, run->set->lmtp_timeout,
+			   error, sizeof(error));
+	if (ret == LMTP_TEMPFAIL) {
+		fetch_log(run, "deferred user=%s uid=%u rcpt=%s: %s "
+			  "(kept in the spool)", ref->user, ref->uid, rcpt,
+			  error);
+		run->temp_failures++;
+		return 0;
+	}
+	if (ret == LMTP_PERMFAIL) {
+		fetch_log(run, "REFUSED user=%s uid=%u rcpt=%s: %s (held in "
+			  "%s; not acknowledged)", ref->user, ref->uid, rcpt,
+			  error, path);
+		run->perm_failures++;
+		if (spool_record(run->spool, ref, SPOOL_FAILED, digest) < 0)
+			return -1;
+		return 0;
+	}
+
+	/* Durable before the ack leaves: this line is what prevents a
+	   second delivery if the ack is lost. */
+	if (spool_record(run->spool, ref, SPOOL_DELIVERED, digest) < 0) {
+		fetch_log(run, "journal write failed: %s", strerror(errno));
+		c->fatal = 1;
+		c->result_exit = EX_IOERR;
+		return -1;
+	}
+	spool_remove(run->spool, ref);
+	run->delivered++;
+	fetch_log(run, "delivered user=%s uid=%u rcpt=%s size=%llu "
+		  "received_now=%llu", ref->user, ref->uid, rcpt,
+		  (unsigned long long)c->data.size,
+		  (unsigned long long)(c->data.size - it->offset));
+	return conn_send_ack(c, ref);
+}
+
+/* The bytes are all in: verify, deliver, ack. */
+static int message_complete(struct conn *c)
+{
+	struct item *it = &c->items[c->cur];
+	char digest[DIGEST_HEX_LEN + 1];
+	uint64_t size = 0;
+	int ret;
+
+	ret = fsync(c->spool_fd);
+	close(c->spool_fd);
+	c->spool_fd = -1;
+	if (ret < 0 || spool_digest(c->run->spool, &it->plan.ref, digest,
+				    &size) < 0) {
+		conn_fatal(c, EX_IOERR, "spool write failed",
+			   strerror(errno));
+		return -1;
+	}
+	if (size != c->data.size || strcmp(digest, c->data.digest) != 0) {
+		/* Whatever went wrong, the bytes are not the shore's. */
+		fetch_log(c->run, "digest mismatch user=%s uid=%u: got "
+			  "%llu bytes, want %llu; fetching again",
+			  it->plan.ref.user, it->plan.ref.uid,
+			  (unsigned long long)size,
+			  (unsigned long long)c->data.size);
+		spool_remove(c->run->spool, &it->plan.ref);
+		if (!it->retried) {
+			it->retried = 1;
+			c->in_flight--;
+			return conn_send_fetch(c, c->cur);
+		}
+		c->run->temp_failures++;
+		item_finish(c, c->cur);
+		return 0;
+	}
+	item_finish(c, c->cur);
+	return deliver(c, it, digest);
+}
+
+static int on_fetch_error(struct conn *c, size_t i,
+			  const struct proto_reply *r)
+{
+	struct item *it = &c->items[i];
+
+	fetch_log(c->run, "not fetched user=%s uid=%u: %u %s",
+		  it->plan.ref.user, it->plan.ref.uid, r->code, r->text);
+	/* Our partial file no longer fits the shore's message. */
+	if (r->code == PROTO_ERR_RANGE || r->code == PROTO_ERR_CHANGED)
+		spool_remove(c->run->spool, &it->plan.ref);
+	if (r->code == PROTO_ERR_TEMP)
+		c->run->temp_failures++;
+	item_finish(c, i);
+	return 0;
+}
+
+static int on_data_line(struct conn *c, size_t i, const struct proto_reply *r)
+{
+	struct item *it = &c->items[i];
+
+	if (r->type == PROTO_REPLY_ERR)
+		return on_fetch_error(c, i, r);
+	if (r->type != PROTO_REPLY_DATA || r->offset != it->offset ||
+	    r->offset + r->data_len != r->size) {
+		conn_fatal(c, EX_PROTOCOL, "protocol error",
+			   "DATA does not answer the FETCH");
+		return -1;
+	}
+	c->spool_fd = spool_append_open(c->run->spool, &it->plan.ref,
+					r->offset);
+	if (c->spool_fd < 0) {
+		conn_fatal(c, EX_CANTCREAT, "spool", strerror(errno));
+		return -1;
+	}
+	c->cur = i;
+	c->data = *r;
+	c->data_left = r->data_len;
+	c->since_sync = 0;
+	c->rd = c->data_left > 0 ? READ_DATA : READ_DATA_END;
+	return 0;
+}
+
+static int data_bytes(struct conn *c, const unsigned char *p, size_t len)
+{
+	struct item *it = &c->items[c->cur];
+	size_t pos = 0;
+
+	while (pos < len) {
+		ssize_t n = write(c->spool_fd, p + pos, len - pos);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			conn_fatal(c, EX_IOERR, "spool write",
+				   strerror(errno));
+			return -1;
+		}
+		pos += (size_t)n;
+	}
+	c->data_left -= len;
+	c->since_sync += len;
+	c->run->bytes_received += len;
+	c->progress = 1;
+
+	/* Bytes on disk are bytes the next session need not ask for. */
+	if (c->since_sync >= CONN_SYNC_EVERY) {
+		(void)fdatasync(c->spool_fd);
+		c->since_sync = 0;
+	}
+	fetch_progress(c->run, it->plan.ref.user,
+		       c->data.size - c->data_left, c->data.size,
+		       (unsigned int)c->finished + 1,
+		       (unsigned int)c->planned);
+	if (c->data_left == 0)
+		c->rd = READ_DATA_END;
+	return 0;
+}
+
+/* --- replies -------------------------------------------------------- */
+
+static int on_ack_reply(struct conn *c, const struct expect *e,
+			const struct proto_reply *r)
+{
+	if (r->type == PROTO_REPLY_OK) {
+		c->run->acked++;
+		c->progress = 1;
+		return spool_record(c->run->spool, &e->ref, SPOOL_ACKED,
+				    NULL) < 0 ? -1 : 0;
+	}
+	if (r->type == PROTO_REPLY_ERR) {
+		/* Kept as delivered: the next session asks again. */
+		fetch_log(c->run, "ack refused user=%s uid=%u: %u %s",
+			  e->ref.user, e->ref.uid, r->code, r->text);
+		c->run->temp_failures++;
+		return 0;
+	}
+	conn_fatal(c, EX_PROTOCOL, "protocol error", "bad ACK reply");
+	return -1;
+}
+
+static int on_line(struct conn *c, const char *line, size_t len)
+{
+	struct proto_reply r;
+	struct expect e;
+	const char *error;
+
+	if (proto_reply_parse(line, len, &r, &error) < 0) {
+		conn_fatal(c, EX_PROTOCOL, "protocol error", error);
+		return -1;
+	}
+	if (c->offer_left > 0)
+		return on_msg_line(c, &r);
+	if (c->q_head == c->q_tail) {
+		conn_fatal(c, EX_PROTOCOL, "protocol error",
+			   "reply nobody asked for");
+		return -1;
+	}
+	e = c->queue[c->q_head++];
+	switch (e.type) {
+	case EXPECT_OFFER:
+		return on_offer_line(c, &r);
+	case EXPECT_FETCH:
+		return on_data_line(c, e.item, &r);
+	case EXPECT_ACK:
+		return on_ack_reply(c, &e, &r);
+	case EXPECT_QUIT:
+		c->done = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* The decompressor's sink: the push parser. */
+static int reader_feed(void *ctx, const void *data, size_t len)
+{
+	struct conn *c = ctx;
+	const unsigned char *p = data;
+
+	while (len > 0 && !c->fatal) {
+		if (c->rd == READ_DATA) {
+			size_t n = len < c->data_left ? len :
+				(size_t)c->data_left;
+
+			if (data_bytes(c, p, n) < 0)
+				return -1;
+			p += n;
+			len -= n;
+		} else if (c->rd == READ_DATA_END) {
+			if (*p != '\n') {
+				conn_fatal(c, EX_PROTOCOL, "protocol error",
+					   "no LF after the bytes");
+				return -1;
+			}
+			p++;
+			len--;
+			c->rd = READ_LINE;
+			if (message_complete(c) < 0)
+				return -1;
+		} else if (*p == '\n') {
+			p++;
+			len--;
+			if (c->line_overflow) {
+				conn_fatal(c, EX_PROTOCOL, "protocol error",
+					   "reply line too long");
+				return -1;
+			}
+			if (on_line(c, c->line, c->line_len) < 0)
+				return -1;
+			c->line_len = 0;
+		} else {
+			if (c->line_len < PROTO_LINE_MAX)
+				c->line[c->line_len++] = (char)*p;
+			else
+				c->line_overflow = 1;
+			p++;
+			len--;
+		}
+	}
+	return c->fatal ? -1 : 0;
+}
+
+/* --- the session ---------------------------------------------------- */
+
+/* Read plain lines until the HELLO reply; the rest is compressed. */
+static int conn_hello(struct conn *c, unsigned char *buf, size_t *len_r,
+		      size_t *used_r)
+{
+	struct proto_request req = { .cmd = PROTO_CMD_HELLO,
+				     .version = PROTO_VERSION };
+	size_t len = 0, start = 0;
+	int lines = 0;
+
+	req.compress_mask = c->run->set->compress_mask &
+		compress_supported_mask();
+	for (;;) {
+		unsigned char *lf = memchr(buf + start, '\n', len - start);
+		struct proto_reply r;
+		const char *error;
+
+		if (lf == NULL) {
+			ssize_t n;
+
+			if (len == PROTO_LINE_MAX * 2)
+				return -1;
+			n = session_read(c->s, buf + len,
+					 PROTO_LINE_MAX * 2 - len);
+			if (n <= 0)
+				return -1;
+			len += (size_t)n;
+			continue;
+		}
+		if (proto_reply_parse((char *)buf + start,
+				      (size_t)(lf - buf) - start, &r,
+				      &error) < 0) {
+			conn_fatal(c, EX_PROTOCOL, "shore greeting", error);
+			return -1;
+		}
+		start = (size_t)(lf - buf) + 1;
+		if (lines++ == 0) {
+			char line[64];
+			size_t n;
+
+			if (r.type != PROTO_REPLY_GREETING ||
+			    r.version != PROTO_VERSION) {
+				conn_fatal(c, EX_PROTOCOL, "shore greeting",
+					   "another protocol or version");
+				return -1;
+			}
+			n = proto_request_format(line, sizeof(line), &req);
+			if (session_write(c->s, line, n) < 0)
+				return -1;
+			continue;
+		}
+		if (r.type != PROTO_REPLY_HELLO) {
+			conn_fatal(c, EX_PROTOCOL, "HELLO refused",
+				   r.type == PROTO_REPLY_ERR ? r.text : "?");
+			return -1;
+		}
+		c->dec = decompressor_new(r.compress, reader_feed, c);
+		if (c->dec == NULL)
+			return -1;
+		*len_r = len;
+		*used_r = start;
+		return 0;
+	}
+}
+
+/* Acks left over from earlier sessions, then OFFER, in one batch. */
+static int conn_start_batch(struct conn *c)
+{
+	struct proto_request req = { .cmd = PROTO_CMD_OFFER };
+	struct expect e = { .type = EXPECT_OFFER };
+	const struct proto_msgref *ref;
+	size_t i;
+
+	for (i = 0; !c->run->dry_run &&
+	     (ref = spool_unacked(c->run->spool, i)) != NULL; i++) {
+		if (conn_send_ack(c, ref) < 0)
+			return -1;
+	}
+	if (conn_send(c, &req, &e) < 0)
+		return -1;
+	return conn_flush(c);
+}
+
+static enum conn_result conn_loop(struct conn *c, unsigned char *buf,
+				  size_t len, size_t used)
+{
+	if (decompressor_feed(c->dec, buf + used, len - used) < 0)
+		goto fail;
+	for (;;) {
+		ssize_t n;
+
+		if (conn_refill(c) < 0 || conn_flush(c) < 0)
+			goto fail;
+		if (c->done)
+			return CONN_DONE;
+		n = session_read(c->s, buf, PROTO_LINE_MAX * 2);
+		if (n <= 0) {
+			fetch_log(c->run, "link: %s", n == 0 ?
+				  "shore closed the session" :
+				  session_last_error(c->s));
+			return CONN_LINK;
+		}
+		if (decompressor_feed(c->dec, buf, (size_t)n) < 0)
+			goto fail;
+	}
+fail:
+	if (c->fatal)
+		return CONN_FATAL;
+	if (c->dec != NULL && !c->fatal) {
+		/* A write failure or corrupt stream: a link problem. */
+		fetch_log(c->run, "link: %s", session_last_error(c->s));
+	}
+	return CONN_LINK;
+}
+
+static void conn_free(struct conn *c)
+{
+	if (c->spool_fd >= 0) {
+		/* Keep the partial message for the next session. */
+		(void)fdatasync(c->spool_fd);
+		close(c->spool_fd);
+	}
+	decompressor_free(&c->dec);
+	session_close(&c->s);
+	free(c->queue);
+	free(c->items);
+}
+
+static int session_error_exit(enum session_error err)
+{
+	switch (err) {
+	case SESSION_ERR_HOSTKEY:
+	case SESSION_ERR_UNKNOWN_HOST:
+		return EX_NOPERM;
+	case SESSION_ERR_AUTH:
+		return EX_UNAVAILABLE;
+	default:
+		return EX_SOFTWARE;
+	}
+}
+
+enum conn_result fetch_conn_run(struct fetch_run *run, int *progress_r,
+				int *exit_r)
+{
+	unsigned char buf[PROTO_LINE_MAX * 2];
+	struct conn c;
+	enum session_error err;
+	enum conn_result ret;
+	char error[512];
+	size_t len = 0, used = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.run = run;
+	c.spool_fd = -1;
+	*progress_r = 0;
+	c.s = session_open(&run->set->ssh, &err, error, sizeof(error));
+	if (c.s == NULL) {
+		fetch_log(run, "connect: %s", error);
+		if (err == SESSION_ERR_LINK)
+			return CONN_LINK;
+		*exit_r = session_error_exit(err);
+		return CONN_FATAL;
+	}
+	if (conn_hello(&c, buf, &len, &used) < 0 ||
+	    conn_start_batch(&c) < 0) {
+		ret = c.fatal ? CONN_FATAL : CONN_LINK;
+		if (!c.fatal)
+			fetch_log(run, "link: %s", session_last_error(c.s));
+	} else {
+		ret = conn_loop(&c, buf, len, used);
+	}
+	*progress_r = c.progress;
+	*exit_r = c.result_exit;
+	conn_free(&c);
+	return ret;
+}

@@ -1,0 +1,32 @@
+#ifndef SHIPMAIL_LMTP_H
+#define SHIPMAIL_LMTP_H
+
+/*
+ * A minimal LMTP client (RFC 2033) for shipmail-fetch: one message from
+ * a spool file to one recipient, then QUIT.  The message is sent as it
+ * is (it arrives in canonical CRLF form), dot-stuffed, with a final
+ * CRLF added if it lacks one.  The envelope sender is taken from a
+ * leading Return-Path header when there is a clean one, else it is <>.
+ * No pipelining, no TLS: the ship's Dovecot is local.
+ */
+
+#include <stddef.h>
+
+enum lmtp_result {
+	LMTP_OK = 0,
+	LMTP_TEMPFAIL,		/* 4xx, or the server is unreachable */
+	LMTP_PERMFAIL,		/* 5xx for the recipient or the message */
+};
+
+/*
+ * target: "unix:/path", "inet:host:port", an absolute path or
+ * "host:port".  timeout is per read or write, in seconds.
+ */
+enum lmtp_result lmtp_deliver(const char *target, const char *rcpt,
+			      const char *path, unsigned int timeout,
+			      char *error, size_t error_size);
+
+/* The envelope sender from a message's leading Return-Path, or "". */
+void lmtp_sender_from_file(const char *path, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,330 @@
+/*
+ * The spool directory and its journal: see spool.h.  The journal is
+ * read once into an array; lookups scan it linearly, which is fine for
+ * the few thousand messages a ship gets between rotations.
+ */
+#include "spool.h"
+#include "digest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SPOOL_JOURNAL	"journal"
+
+struct spool_entry {
+	struct proto_msgref ref;
+	enum spool_state state;
+};
+
+struct spool {
+	char *dir;
+	int journal_fd;
+	int torn;			/* the journal ends inside a line */
+	struct spool_entry *entries;
+	size_t count, alloc;
+};
+
+static int ref_equal(const struct proto_msgref *a,
+		     const struct proto_msgref *b)
+{
+	return a->uid == b->uid && a->uidvalidity == b->uidvalidity &&
+		strcmp(a->guid, b->guid) == 0 && strcmp(a->user, b->user) == 0;
+}
+
+static struct spool_entry *spool_find(const struct spool *spool,
+				      const struct proto_msgref *ref)
+{
+	size_t i;
+
+	for (i = spool->count; i-- > 0;) {
+		if (ref_equal(&spool->entries[i].ref, ref))
+			return &spool->entries[i];
+	}
+	return NULL;
+}
+
+/* Remember a state; a later line for the same message overrides. */
+static int spool_remember(struct spool *spool, const struct proto_msgref *ref,
+			  enum spool_state state)
+{
+	struct spool_entry *e = spool_find(spool, ref);
+
+	if (e != NULL) {
+		e->state = state;
+		return 0;
+	}
+	if (spool->count == spool->alloc) {
+		size_t alloc = spool->alloc == 0 ? 64 : spool->alloc * 2;
+		struct spool_entry *grown = realloc(spool->entries,
+						    alloc * sizeof(*grown));
+
+		if (grown == NULL)
+			return -1;
+		spool->entries = grown;
+		spool->alloc = alloc;
+	}
+	spool->entries[spool->count].ref = *ref;
+	spool->entries[spool->count].state = state;
+	spool->count++;
+	return 0;
+}
+
+static enum spool_state state_of(char c)
+{
+	switch (c) {
+	case 'D': return SPOOL_DELIVERED;
+	case 'A': return SPOOL_ACKED;
+	case 'F': return SPOOL_FAILED;
+	default: return SPOOL_NONE;
+	}
+}
+
+/* One journal line: "S user guid uidvalidity uid digest". */
+static void spool_load_line(struct spool *spool, const char *line,
+			    size_t len)
+{
+	struct proto_reply parsed;
+	enum spool_state state;
+	char msg[PROTO_LINE_MAX + 1];
+	const char *error;
+
+	if (len < 3 || line[1] != ' ' || len > PROTO_LINE_MAX - 16)
+		return;
+	state = state_of(line[0]);
+	if (state == SPOOL_NONE)
+		return;
+
+	/* Reuse the protocol's MSG parser for the reference fields. */
+	memcpy(msg, "MSG", 3);
+	memcpy(msg + 3, line + 1, len - 1);
+	len += 2;
+	/* Replace the digest by "0 0 -" so that MSG's fields line up. */
+	while (len > 0 && msg[len - 1] != ' ')
+		len--;
+	if (len == 0)
+		return;
+	memcpy(msg + len - 1, " 0 0 -", 6);
+	len += 5;
+	if (proto_reply_parse(msg, len, &parsed, &error) == 0)
+		(void)spool_remember(spool, &parsed.ref, state);
+}
+
+static int spool_load(struct spool *spool)
+{
+	char path[4096], buf[8192], line[PROTO_LINE_MAX + 1];
+	size_t line_len = 0;
+	ssize_t n;
+	int fd;
+
+	spool->torn = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", spool->dir, SPOOL_JOURNAL);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		ssize_t i;
+
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				spool_load_line(spool, line, line_len);
+				line_len = 0;
+			} else if (line_len < sizeof(line)) {
+				line[line_len++] = buf[i];
+			}
+		}
+		spool->torn = buf[n - 1] != '\n';
+	}
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+struct spool *spool_open(const char *dir, char *error, size_t error_size)
+{
+	struct spool *spool = calloc(1, sizeof(*spool));
+	char path[4096];
+
+	if (spool == NULL || (spool->dir = strdup(dir)) == NULL) {
+		free(spool);
+		snprintf(error, error_size, "out of memory");
+		return NULL;
+	}
+	spool->journal_fd = -1;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(error, error_size, "mkdir %s: %s", dir,
+			 strerror(errno));
+		spool_close(&spool);
+		return NULL;
+	}
+	if (spool_load(spool) < 0) {
+		snprintf(error, error_size, "reading %s/%s: %s", dir,
+			 SPOOL_JOURNAL, strerror(errno));
+		spool_close(&spool);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, SPOOL_JOURNAL);
+	spool->journal_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
+				 O_CLOEXEC, 0600);
+	if (spool->journal_fd < 0) {
+		snprintf(error, error_size, "open %s: %s", path,
+			 strerror(errno));
+		spool_close(&spool);
+		return NULL;
+	}
+
+	/* End a torn line, so that the next record starts a line of its
+	   own instead of being glued to the fragment and lost. */
+	if (spool->torn && (write(spool->journal_fd, "\n", 1) != 1 ||
+			    fdatasync(spool->journal_fd) < 0)) {
+		snprintf(error, error_size, "write %s: %s", path,
+			 strerror(errno));
+		spool_close(&spool);
+		return NULL;
+	}
+	return spool;
+}
+
+void spool_close(struct spool **_spool)
+{
+	struct spool *spool = *_spool;
+
+	if (spool == NULL)
+		return;
+	*_spool = NULL;
+	if (spool->journal_fd >= 0)
+		close(spool->journal_fd);
+	free(spool->entries);
+	free(spool->dir);
+	free(spool);
+}
+
+enum spool_state spool_state(const struct spool *spool,
+			     const struct proto_msgref *ref)
+{
+	const struct spool_entry *e = spool_find(spool, ref);
+
+	return e == NULL ? SPOOL_NONE : e->state;
+}
+
+int spool_record(struct spool *spool, const struct proto_msgref *ref,
+		 enum spool_state state, const char *digest)
+{
+	static const char letters[] = "?DAF";
+	char user[3 * PENDING_USER_MAX + 1], line[PROTO_LINE_MAX + 2];
+	int len;
+
+	if (proto_user_encode(user, sizeof(user), ref->user) == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	len = snprintf(line, sizeof(line), "%c %s %s %u %u %s\n",
+		       letters[state], user, ref->guid, ref->uidvalidity,
+		       ref->uid, digest != NULL && *digest != '\0' ?
+		       digest : "-");
+	if (len < 0 || (size_t)len >= sizeof(line)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (write(spool->journal_fd, line, (size_t)len) != len ||
+	    fdatasync(spool->journal_fd) < 0)
+		return -1;
+	return spool_remember(spool, ref, state);
+}
+
+const struct proto_msgref *spool_unacked(const struct spool *spool,
+					 size_t i)
+{
+	size_t seen = 0, j;
+
+	for (j = 0; j < spool->count; j++) {
+		if (spool->entries[j].state != SPOOL_DELIVERED)
+			continue;
+		if (seen++ == i)
+			return &spool->entries[j].ref;
+	}
+	return NULL;
+}
+
+void spool_path(const struct spool *spool, const struct proto_msgref *ref,
+		char *buf, size_t size)
+{
+	struct digest_ctx ctx;
+	char hex[DIGEST_HEX_LEN + 1];
+
+	/* The user name can be anything: only its hash goes in the name. */
+	digest_init(&ctx);
+	digest_update(&ctx, ref->user, strlen(ref->user));
+	digest_final_hex(&ctx, hex);
+	snprintf(buf, size, "%s/%s-%u-%u-%.16s.msg", spool->dir, ref->guid,
+		 ref->uidvalidity, ref->uid, hex);
+}
+
+uint64_t spool_have(const struct spool *spool,
+		    const struct proto_msgref *ref)
+{
+	char path[4096];
+	struct stat st;
+
+	spool_path(spool, ref, path, sizeof(path));
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	return (uint64_t)st.st_size;
+}
+
+int spool_append_open(const struct spool *spool,
+		      const struct proto_msgref *ref, uint64_t offset)
+{
+	char path[4096];
+	int fd;
+
+	spool_path(spool, ref, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)offset) < 0 ||
+	    lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int spool_digest(const struct spool *spool, const struct proto_msgref *ref,
+		 char *hex, uint64_t *size_r)
+{
+	struct digest_ctx ctx;
+	char path[4096], buf[65536];
+	ssize_t n;
+	int fd;
+
+	spool_path(spool, ref, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	digest_init(&ctx);
+	*size_r = 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		digest_update(&ctx, buf, (size_t)n);
+		*size_r += (uint64_t)n;
+	}
+	close(fd);
+	if (n < 0)
+		return -1;
+	digest_final_hex(&ctx, hex);
+	return 0;
+}
+
+void spool_remove(const struct spool *spool, const struct proto_msgref *ref)
+{
+	char path[4096];
+
+	spool_path(spool, ref, path, sizeof(path));
+	(void)unlink(path);
+}

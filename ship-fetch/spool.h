@@ -1,0 +1,75 @@
+#ifndef SHIPMAIL_SPOOL_H
+#define SHIPMAIL_SPOOL_H
+
+/*
+ * shipmail-fetch's spool directory: one file per message being fetched,
+ * and a journal of what was delivered and acknowledged.
+ *
+ * A message's file grows as bytes arrive and is fsynced at each chunk
+ * boundary the caller chooses; its size is where the next FETCH starts,
+ * so a cut or a kill costs only the bytes not yet written.  Once the
+ * message is delivered over LMTP, a "D" line (with the digest) is
+ * appended to the journal and fsynced BEFORE the acknowledgement is
+ * sent; an "A" line follows the shore's OK.  A message with a D line is
+ * never delivered again, whatever the shore offers.  A message the ship
+ * refused for good gets an "F" line: it stays in the spool, is neither
+ * fetched nor acknowledged again, and waits for an administrator.
+ *
+ * Journal lines: "<state> <user> <guid> <uidvalidity> <uid> <digest>",
+ * the user percent-encoded as on the wire.  A torn last line (a crash
+ * while appending) is ignored.  The journal only grows.
+ * XXX no compaction: about 130 bytes per message, forever; rotate it by
+ * hand (keep the last lines) until the journal is compacted on start.
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "proto.h"
+
+enum spool_state {
+	SPOOL_NONE = 0,		/* never delivered */
+	SPOOL_DELIVERED,	/* D: delivered, ack not confirmed */
+	SPOOL_ACKED,		/* A: delivered and acknowledged */
+	SPOOL_FAILED,		/* F: refused for good by the ship */
+};
+
+struct spool;
+
+/* Open (creating) dir and its journal.  NULL with error set. */
+struct spool *spool_open(const char *dir, char *error, size_t error_size);
+void spool_close(struct spool **spool);
+
+/* What the journal says about ref. */
+enum spool_state spool_state(const struct spool *spool,
+			     const struct proto_msgref *ref);
+
+/* Append a state line and fsync it.  0 or -1 with errno. */
+int spool_record(struct spool *spool, const struct proto_msgref *ref,
+		 enum spool_state state, const char *digest);
+
+/* Refs in state DELIVERED (acks to resend), for i = 0.. until NULL. */
+const struct proto_msgref *spool_unacked(const struct spool *spool,
+					 size_t i);
+
+/* The path of ref's message file. */
+void spool_path(const struct spool *spool, const struct proto_msgref *ref,
+		char *buf, size_t size);
+
+/* Bytes of ref already in the spool (0 when there is no file). */
+uint64_t spool_have(const struct spool *spool,
+		    const struct proto_msgref *ref);
+
+/* Open ref's file for appending at offset (truncating anything past
+   it).  Returns an fd or -1 with errno. */
+int spool_append_open(const struct spool *spool,
+		      const struct proto_msgref *ref, uint64_t offset);
+
+/* SHA-256 hex of ref's whole file; -1 with errno on failure. */
+int spool_digest(const struct spool *spool, const struct proto_msgref *ref,
+		 char *hex, uint64_t *size_r);
+
+/* Remove ref's file (after delivery or a digest mismatch). */
+void spool_remove(const struct spool *spool, const struct proto_msgref *ref);
+
+#endif

@@ -1,0 +1,138 @@
+/* Unit tests of the spool files and the delivery journal. */
+#include "spool.h"
+#include "test-common.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/shipmail-test-spool.XXXXXX";
+
+static struct proto_msgref ref(const char *user, uint32_t uid)
+{
+	struct proto_msgref r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.user, sizeof(r.user), "%s", user);
+	strcpy(r.guid, "0123456789abcdef0123456789abcdef");
+	r.uidvalidity = 77;
+	r.uid = uid;
+	return r;
+}
+
+static struct spool *open_spool(void)
+{
+	char error[256];
+	struct spool *s = spool_open(dir, error, sizeof(error));
+
+	if (s == NULL)
+		fprintf(stderr, "# %s\n", error);
+	return s;
+}
+
+static void test_journal_survives_reopen(void)
+{
+	struct proto_msgref a = ref("alice@ship1.example", 1);
+	struct proto_msgref b = ref("odd user/..%*", 2);
+	struct proto_msgref c = ref("carol", 3);
+	struct spool *s = open_spool();
+
+	test_begin("spool: journal states survive a reopen");
+	test_assert(s != NULL);
+	test_assert(spool_state(s, &a) == SPOOL_NONE);
+	test_assert(spool_record(s, &a, SPOOL_DELIVERED, "ab") == 0);
+	test_assert(spool_record(s, &b, SPOOL_DELIVERED, NULL) == 0);
+	test_assert(spool_record(s, &a, SPOOL_ACKED, NULL) == 0);
+	test_assert(spool_record(s, &c, SPOOL_FAILED, NULL) == 0);
+	spool_close(&s);
+
+	s = open_spool();
+	test_assert(spool_state(s, &a) == SPOOL_ACKED);
+	test_assert(spool_state(s, &b) == SPOOL_DELIVERED);
+	test_assert(spool_state(s, &c) == SPOOL_FAILED);
+	test_assert(spool_unacked(s, 0) != NULL &&
+		    strcmp(spool_unacked(s, 0)->user, b.user) == 0);
+	test_assert(spool_unacked(s, 1) == NULL);
+	spool_close(&s);
+	test_end();
+}
+
+static void test_torn_journal_line_ignored(void)
+{
+	struct proto_msgref d = ref("dave", 4);
+	char path[512];
+	struct spool *s;
+	int fd;
+
+	test_begin("spool: a torn last journal line is ignored");
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	fd = open(path, O_WRONLY | O_APPEND);
+	test_assert(fd >= 0);
+	test_assert(write(fd, "D dave 0123456789abcdef0123456789abcdef 7",
+			  41) == 41);
+	close(fd);
+	s = open_spool();
+	test_assert(s != NULL);
+	test_assert(spool_state(s, &d) == SPOOL_NONE);
+	/* The next record starts a fresh line all the same. */
+	test_assert(spool_record(s, &d, SPOOL_DELIVERED, NULL) == 0);
+	spool_close(&s);
+	s = open_spool();
+	test_assert(spool_state(s, &d) == SPOOL_DELIVERED);
+	spool_close(&s);
+	test_end();
+}
+
+static void test_resume_and_digest(void)
+{
+	struct proto_msgref m = ref("alice@ship1.example", 9);
+	char hex[DIGEST_HEX_LEN + 1];
+	uint64_t size;
+	struct spool *s = open_spool();
+	int fd;
+
+	test_begin("spool: appends resume at the offset; digest of the file");
+	test_assert_u64(spool_have(s, &m), 0);
+	fd = spool_append_open(s, &m, 0);
+	test_assert(fd >= 0 && write(fd, "abcXXX", 6) == 6);
+	close(fd);
+	test_assert_u64(spool_have(s, &m), 6);
+	/* A resume at 3 drops what was past it. */
+	fd = spool_append_open(s, &m, 3);
+	test_assert(fd >= 0 && write(fd, "", 0) == 0);
+	close(fd);
+	test_assert_u64(spool_have(s, &m), 3);
+	test_assert(spool_digest(s, &m, hex, &size) == 0);
+	test_assert_u64(size, 3);
+	test_assert_str(hex, "ba7816bf8f01cfea414140de5dae2223"
+			"b00361a396177a9cb410ff61f20015ad");
+	spool_remove(s, &m);
+	test_assert_u64(spool_have(s, &m), 0);
+	spool_close(&s);
+	test_end();
+}
+
+int main(void)
+{
+	static void (*const tests[])(void) = {
+		test_journal_survives_reopen,
+		test_torn_journal_line_ignored,
+		test_resume_and_digest,
+		NULL
+	};
+	int ret;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	ret = test_run(tests);
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			ret = 1;
+	}
+	return ret;
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""Mail helpers for the transfer tests.
+
+  mail.py make SEED SIZE TO              print a realistic-looking message
+  mail.py lmtp SOCKET FILE RCPT [...]    deliver FILE to each RCPT over LMTP
+  mail.py compare SHORE_DIR SHIP_DIR     check that every shore message
+                                         arrived once, byte for byte
+
+compare reads Maildir files (Dovecot stores LF line ends).  A ship
+message matches a shore message when it ends with exactly its bytes and
+what comes before is only header lines that the ship's LMTP prepended.
+It prints one line per problem and exits non-zero if there is any.
+"""
+import base64
+import glob
+import os
+import random
+import smtplib
+import sys
+
+
+def make(seed, size, to):
+    rnd = random.Random(seed)
+    words = ("ship port cargo weather report engine crew watch supply "
+             "fuel harbour chart position wind swell noon fix radio "
+             "bunker pilot anchor mooring agent eta customs").split()
+    sig = base64.b64encode(rnd.randbytes(256)).decode()
+    lines = [
+        "Received: from mx%d.shore.example (mx%d.shore.example "
+        "[192.0.2.%d])" % (seed % 7, seed % 7, seed % 250),
+        "\tby mail.shore.example with ESMTPS id %08X" % rnd.getrandbits(32),
+        "DKIM-Signature: v=1; a=rsa-sha256; d=shore.example; s=s1; b=" +
+        sig[:60],
+        "\t" + sig[60:180],
+        "From: Office %d <office%d@shore.example>" % (seed % 13, seed % 13),
+        "To: <%s>" % to,
+        "Subject: %s %s %d" % (rnd.choice(words), rnd.choice(words), seed),
+        "Message-ID: <%d.%08x@shore.example>" % (seed, rnd.getrandbits(32)),
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/mixed; boundary="b%d"' % seed,
+        "",
+        "--b%d" % seed,
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+    ]
+    body = []
+    while sum(len(x) + 1 for x in body) < size * 0.6:
+        body.append(" ".join(rnd.choice(words) for _ in range(11)))
+    lines += body
+    lines += ["", "--b%d" % seed,
+              "Content-Type: application/octet-stream; name=\"a.bin\"",
+              "Content-Transfer-Encoding: base64", ""]
+    blob = base64.b64encode(rnd.randbytes(max(1, int(size * 0.3)))).decode()
+    lines += [blob[i:i + 76] for i in range(0, len(blob), 76)]
+    # A line that must be dot-stuffed on the way through LMTP.
+    lines += ["", ".", "..leading dots", "--b%d--" % seed, ""]
+    sys.stdout.write("\r\n".join(lines))
+
+
+def lmtp(socket, path, rcpts):
+    with open(path, "rb") as f:
+        data = f.read()
+    conn = smtplib.LMTP(socket)
+    refused = conn.sendmail("sender@shore.example", rcpts, data)
+    conn.quit()
+    if refused:
+        sys.exit("refused: %r" % refused)
+
+
+def maildir_files(root):
+    return sorted(glob.glob(os.path.join(root, "**", "Maildir", "cur", "*"),
+                            recursive=True) +
+                  glob.glob(os.path.join(root, "**", "Maildir", "new", "*"),
+                            recursive=True))
+
+
+def only_headers(prefix):
+    if prefix == b"":
+        return True
+    if not prefix.endswith(b"\n") or b"\n\n" in prefix:
+        return False
+    return all(line and (line[:1] in b" \t" or b":" in line)
+               for line in prefix[:-1].split(b"\n"))
+
+
+def owner(path):
+    # .../mail/<domain>/<user>/Maildir/...
+    parts = path.split(os.sep)
+    i = parts.index("Maildir")
+    return parts[i - 1] + "@" + parts[i - 2]
+
+
+def compare(shore_dir, ship_dir):
+    shore = [(owner(p), open(p, "rb").read()) for p in maildir_files(shore_dir)]
+    ship = [(owner(p), open(p, "rb").read()) for p in maildir_files(ship_dir)]
+    problems = 0
+    used = [False] * len(ship)
+    for user, data in shore:
+        hits = [i for i, (u, s) in enumerate(ship)
+                if u == user and s.endswith(data)
+                and only_headers(s[:len(s) - len(data)])]
+        if len(hits) != 1:
+            problems += 1
+            print("%s: a shore message of %d bytes is on the ship %d times"
+                  % (user, len(data), len(hits)))
+        for i in hits:
+            used[i] = True
+    for i, (user, data) in enumerate(ship):
+        if not used[i]:
+            problems += 1
+            print("%s: a ship message of %d bytes matches nothing on shore"
+                  % (user, len(data)))
+    print("shore=%d ship=%d problems=%d" % (len(shore), len(ship), problems))
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "make":
+        make(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif cmd == "lmtp":
+        lmtp(sys.argv[2], sys.argv[3], sys.argv[4:])
+    elif cmd == "compare":
+        compare(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(__doc__)
