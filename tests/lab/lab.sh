@@ -125,7 +125,12 @@ lab_reexec() {
 	fi
 	[ -f "$0" ] || lab_die "lab_init must be called from a script file" || return 1
 	export LAB_NS_PID=$$
-	exec unshare -m --propagation private -- "$BASH" "$0" "${LAB_ARGV[@]}"
+	# In a chroot "/" is no mount point and cannot be made private: keep
+	# the propagation as it is there; lab_modules refuses a shared one.
+	if mountpoint -q /; then
+		exec unshare -m --propagation private -- "$BASH" "$0" "${LAB_ARGV[@]}"
+	fi
+	exec unshare -m --propagation unchanged -- "$BASH" "$0" "${LAB_ARGV[@]}"
 }
 
 lab_vmail_locked() {
@@ -181,6 +186,11 @@ lab_modules() {
 		install -m 0644 "$so" "$dest/$base" || return 1
 		lab_log "installed module $base"
 	done
+	# A shared mount would carry the bind mount out of this namespace.
+	if [ "$(findmnt -no PROPAGATION -T "$LAB_MODULE_DIR" 2>/dev/null)" = shared ]; then
+		lab_die "$LAB_MODULE_DIR is on a shared mount: the lab's modules would leak out of its namespace"
+		return 1
+	fi
 	mount --bind "$LAB/modules" "$LAB_MODULE_DIR" ||
 		lab_die "cannot bind-mount $LAB/modules over $LAB_MODULE_DIR"
 }
