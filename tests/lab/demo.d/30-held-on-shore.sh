@@ -17,7 +17,7 @@ held_on_shore_setup() {
 	lab_user shore alice@ship1.example
 	lab_user ship alice@ship1.example
 	# The plugin marks as oversize what is over the milter's limit.
-	LAB_SHORE_DOVECOT_CONF=$(SHIPMAIL_PLUGIN_MAX_SIZE=50k shipmail_plugin_conf shore) ||
+	LAB_SHORE_DOVECOT_CONF=$(SHIPMAIL_PLUGIN_MAX_SIZE=20k shipmail_plugin_conf shore) ||
 		return 1
 
 	port=$(lab_port) || return 1
@@ -25,7 +25,7 @@ held_on_shore_setup() {
 milter_role = shore
 milter_socket = inet:$port@127.0.0.1
 ship_domains = ship1.example
-milter_inbound_limit = 50k
+milter_inbound_limit = 20k
 milter_notice_command = /usr/sbin/sendmail -C $SHORE_POSTFIX_DIR -i -f <> --
 milter_notice_from = Ship mail <postmaster@shore.example>
 CONF
@@ -49,8 +49,8 @@ held_on_shore_run() {
 	local small=$LAB/demo-small.eml big=$LAB/demo-big.eml
 
 	held_on_shore_message "Weather routing for Thursday" 3000 >"$small"
-	held_on_shore_message "Survey data, full resolution" 300000 >"$big"
-	demo_say "shore Postfix with shipmail-milter: limit for ship1.example is 50k"
+	held_on_shore_message "Survey data, full resolution" 24000 >"$big"
+	demo_say "shore Postfix with shipmail-milter: limit for ship1.example is 20k"
 	lab_smtp_send "$SHORE_SMTP_PORT" ops@institute.example alice@ship1.example "$small" ||
 		demo_fail "the shore refused the small mail" || return 1
 	lab_smtp_send "$SHORE_SMTP_PORT" ops@institute.example alice@ship1.example "$big" ||
