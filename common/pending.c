@@ -128,11 +128,41 @@ parse_number(const char *str, const char *end, uint64_t max,
 }
 
 int
+pending_user_decode(const char *p, const char *end, char *user_buf,
+		    size_t user_buf_size)
+{
+	size_t out = 0;
+
+	if (p == end)
+		return -1;
+	for (; p < end; p++) {
+		int c = (unsigned char)*p;
+
+		if (c == '%') {
+			int hi = end - p > 2 ? hex_value(p[1]) : -1;
+			int lo = hi >= 0 ? hex_value(p[2]) : -1;
+
+			if (lo < 0)
+				return -1;
+			c = hi * 16 + lo;
+			p += 2;
+		} else if (!is_user_safe((unsigned char)c)) {
+			return -1;
+		}
+		if (c == 0 || out + 1 >= user_buf_size ||
+		    out >= PENDING_USER_MAX)
+			return -1;
+		user_buf[out++] = (char)c;
+	}
+	user_buf[out] = '\0';
+	return 0;
+}
+
+int
 pending_key_parse(const char *key, struct pending_entry *entry,
 		  char *user_buf, size_t user_buf_size, const char **error_r)
 {
 	const char *p = key, *slash, *guid;
-	size_t out = 0;
 	uint64_t uid;
 
 	if (strncmp(p, PENDING_DICT_PREFIX, sizeof(PENDING_DICT_PREFIX) - 1)) {
@@ -147,31 +177,10 @@ pending_key_parse(const char *key, struct pending_entry *entry,
 	}
 
 	/* The user, percent-decoded. */
-	for (; p < slash; p++) {
-		int c = (unsigned char)*p;
-
-		if (c == '%') {
-			int hi = slash - p > 2 ? hex_value(p[1]) : -1;
-			int lo = hi >= 0 ? hex_value(p[2]) : -1;
-
-			if (lo < 0) {
-				*error_r = "bad %-escape in key's user";
-				return -1;
-			}
-			c = hi * 16 + lo;
-			p += 2;
-		} else if (!is_user_safe((unsigned char)c)) {
-			*error_r = "bad character in key's user";
-			return -1;
-		}
-		if (c == 0 || out + 1 >= user_buf_size ||
-		    out >= PENDING_USER_MAX) {
-			*error_r = "key's user is too long or has NUL";
-			return -1;
-		}
-		user_buf[out++] = (char)c;
+	if (pending_user_decode(p, slash, user_buf, user_buf_size) < 0) {
+		*error_r = "bad user in key (escape, character, length or NUL)";
+		return -1;
 	}
-	user_buf[out] = '\0';
 
 	/* The GUID and the UID. */
 	guid = slash + 1;

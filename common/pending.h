@@ -79,6 +79,14 @@ int pending_key_parse(const char *key, struct pending_entry *entry,
 		      const char **error_r);
 
 /*
+ * Percent-decode the user part [p, end) of a key into user_buf.  Returns
+ * 0, or -1 when it is empty, has a bad escape, a byte that is never left
+ * unescaped, a NUL, or is longer than PENDING_USER_MAX or the buffer.
+ */
+int pending_user_decode(const char *p, const char *end, char *user_buf,
+			size_t user_buf_size);
+
+/*
  * Encode the value fields of entry into buf, NUL-terminated.  Returns
  * the length the value needs, like snprintf: if it is >= size, buf was
  * too small and holds a cut value.  Never more than PENDING_VALUE_MAX.

@@ -81,58 +81,6 @@ request_count_key_build(char *buf, size_t size, const char *user)
 	return len;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
-is_user_safe(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		(c >= '0' && c <= '9') || c == '@' || c == '.' ||
-		c == '_' || c == '+' || c == '-';
-}
-
-/* Percent-decode [p, end) into user_buf.  0 or -1. */
-static int
-request_user_decode(const char *p, const char *end, char *user_buf,
-		    size_t user_buf_size)
-{
-	size_t out = 0;
-
-	if (p == end)
-		return -1;
-	for (; p < end; p++) {
-		int c = (unsigned char)*p;
-
-		if (c == '%') {
-			int hi = end - p > 2 ? hex_value(p[1]) : -1;
-			int lo = hi >= 0 ? hex_value(p[2]) : -1;
-
-			if (lo < 0)
-				return -1;
-			c = hi * 16 + lo;
-			p += 2;
-		} else if (!is_user_safe((unsigned char)c)) {
-			return -1;
-		}
-		if (c == 0 || out + 1 >= user_buf_size ||
-		    out >= PENDING_USER_MAX)
-			return -1;
-		user_buf[out++] = (char)c;
-	}
-	user_buf[out] = '\0';
-	return 0;
-}
-
 int
 request_key_parse(const char *key, struct request_entry *entry,
 		  char *user_buf, size_t user_buf_size, const char **error_r)
@@ -146,7 +94,7 @@ request_key_parse(const char *key, struct request_entry *entry,
 	p += sizeof(REQUEST_DICT_PREFIX) - 1;
 	slash = strchr(p, '/');
 	if (slash == NULL ||
-	    request_user_decode(p, slash, user_buf, user_buf_size) < 0) {
+	    pending_user_decode(p, slash, user_buf, user_buf_size) < 0) {
 		*error_r = "key's user is missing or malformed";
 		return -1;
 	}
