@@ -728,7 +728,9 @@ fail:
 		return CONN_FATAL;
 	if (c->dec != NULL && !c->fatal) {
 		/* A write failure or corrupt stream: a link problem. */
-		fetch_log(c->run, "link: %s", session_last_error(c->s));
+		fetch_log(c->run, "link: %s",
+			  session_last_error(c->s)[0] != '\0' ?
+			  session_last_error(c->s) : "session ended");
 	}
 	return CONN_LINK;
 }
@@ -784,8 +786,12 @@ enum conn_result fetch_conn_run(struct fetch_run *run, int *progress_r,
 	if (conn_hello(&c, buf, &len, &used) < 0 ||
 	    conn_start_batch(&c) < 0) {
 		ret = c.fatal ? CONN_FATAL : CONN_LINK;
-		if (!c.fatal)
+		if (!c.fatal && session_last_error(c.s)[0] != '\0')
 			fetch_log(run, "link: %s", session_last_error(c.s));
+		else if (!c.fatal)
+			fetch_log(run, "link: the shore ended the session before "
+				  "its greeting (does the forced command run? "
+				  "see sshd's and shipmail-shore's logs)");
 	} else {
 		ret = conn_loop(&c, buf, len, used);
 	}

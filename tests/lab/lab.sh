@@ -195,6 +195,17 @@ lab_modules() {
 		lab_die "cannot bind-mount $LAB/modules over $LAB_MODULE_DIR"
 }
 
+# sshd runs the forced command as vmail, which may not reach the build
+# tree (a checkout under /root is mode 0700): run a copy in $LAB.
+lab_shore_binary() {
+	local built=$SHIPMAIL_BUILDDIR/shore-helper/shipmail-shore
+
+	LAB_SHIPMAIL_SHORE=$LAB/bin/shipmail-shore
+	export LAB_SHIPMAIL_SHORE
+	[ -x "$built" ] || return 0
+	install -D -m 0755 "$built" "$LAB_SHIPMAIL_SHORE"
+}
+
 lab_init() {
 	[ "$(id -u)" -eq 0 ] || lab_die "the lab needs root" || return 1
 	lab_reexec || return 1
@@ -210,6 +221,7 @@ lab_init() {
 	LAB_NS=$(lab_mount_ns)
 	lab_guard
 	lab_modules || return 1
+	lab_shore_binary || return 1
 
 	local site
 	for site in shore ship; do
@@ -514,7 +526,7 @@ lab_start_sshd() {
 	ssh-keygen -q -t ed25519 -N '' -C shore-lab -f "$dir/host_ed25519" </dev/null || return 1
 	[ -f "$SHIP_SSH_KEY" ] ||
 		ssh-keygen -q -t ed25519 -N '' -C ship1 -f "$SHIP_SSH_KEY" </dev/null || return 1
-	lab_shore_forced_command "${LAB_SHORE_FORCED_COMMAND:-$SHIPMAIL_BUILDDIR/shore-helper/shipmail-shore --ship ship1 -c $LAB/shipmail.conf}" ||
+	lab_shore_forced_command "${LAB_SHORE_FORCED_COMMAND:-$LAB_SHIPMAIL_SHORE --ship ship1 -c $LAB/shipmail.conf}" ||
 		return 1
 	lab_sshd_config >"$dir/sshd_config"
 

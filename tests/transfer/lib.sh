@@ -102,7 +102,7 @@ xt_count() {
 # command's arguments), stdin and stdout passed through.
 xt_shore() {
 	setpriv --reuid=vmail --regid=vmail --init-groups \
-		"$SHIPMAIL_BUILDDIR/shore-helper/shipmail-shore" --ship "$1" \
+		"$LAB_SHIPMAIL_SHORE" --ship "$1" \
 		-c "$LAB/shipmail.conf"
 }
 

@@ -74,8 +74,8 @@ to_the_ship_run() {
 	lab_doveadm shore shipmail request -u alice@ship1.example "$handle" ||
 		demo_fail "the request failed" || return 1
 
-	demo_say "shipmail-fetch again; the link will be cut after 8000 bytes"
-	to_the_ship_cut_after 8000 &
+	demo_say "shipmail-fetch again; the link will be cut after 15000 bytes"
+	to_the_ship_cut_after 15000 &
 	cutter=$!
 	before=$(lab_link_stat SSH down_bytes)
 	demo_time to_the_ship_fetch
