@@ -43,6 +43,7 @@
 #include "mail-storage-hooks.h"
 #include "notify-plugin.h"
 #include "shipmail-settings.h"
+#include "shipmail-text.h"
 #include "shipmail-index.h"
 #include "shipmail-entry.h"
 #include "shipmail-sync.h"
@@ -336,18 +337,6 @@ static void shipmail_mail_expunge(void *_txn, struct mail *mail)
 
 	if (txn != NULL)
 		shipmail_record_unset(txn, mail->uid);
-}
-
-static bool
-shipmail_keywords_have(const char *const *keywords, const char *keyword)
-{
-	if (keywords == NULL)
-		return FALSE;
-	for (; *keywords != NULL; keywords++) {
-		if (strcasecmp(*keywords, keyword) == 0)
-			return TRUE;
-	}
-	return FALSE;
 }
 
 /* An existing message that lost the shipped keyword: pending again. */

@@ -164,18 +164,6 @@ shipmail_request_copy(void *_txn, struct mail *src,
 	} T_END;
 }
 
-static bool
-shipmail_request_has_keyword(const char *const *keywords, const char *keyword)
-{
-	if (keywords == NULL)
-		return FALSE;
-	for (; *keywords != NULL; keywords++) {
-		if (strcasecmp(*keywords, keyword) == 0)
-			return TRUE;
-	}
-	return FALSE;
-}
-
 static void
 shipmail_request_keywords(void *_txn, struct mail *mail,
 			  const char *const *old_keywords)
@@ -186,8 +174,8 @@ shipmail_request_keywords(void *_txn, struct mail *mail,
 	if (txn == NULL || mail->uid == 0)
 		return;
 	keyword = txn->set->request_keyword;
-	if (shipmail_request_has_keyword(old_keywords, keyword) ||
-	    !shipmail_request_has_keyword(mail_get_keywords(mail), keyword))
+	if (shipmail_keywords_have(old_keywords, keyword) ||
+	    !shipmail_keywords_have(mail_get_keywords(mail), keyword))
 		return;
 	T_BEGIN {
 		shipmail_request_ask(txn, mail, REQUEST_ORIGIN_KEYWORD);

@@ -50,3 +50,15 @@ const char *shipmail_text_handle(const char *value)
 		return NULL;
 	return handle;
 }
+
+bool
+shipmail_keywords_have(const char *const *keywords, const char *keyword)
+{
+	if (keywords == NULL)
+		return FALSE;
+	for (; *keywords != NULL; keywords++) {
+		if (strcasecmp(*keywords, keyword) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}

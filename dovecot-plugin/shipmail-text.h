@@ -15,4 +15,8 @@ const char *shipmail_text_one_line(const char *str);
    NULL when the value is not exactly one well-formed handle. */
 const char *shipmail_text_handle(const char *value);
 
+/* Whether a NULL-terminated keyword list (or NULL) holds keyword; IMAP
+   keywords compare without regard to case. */
+bool shipmail_keywords_have(const char *const *keywords, const char *keyword);
+
 #endif
