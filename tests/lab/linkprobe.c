@@ -240,9 +240,10 @@ probe_cut(struct probe *p)
 			break;
 		if (fds[0].revents & POLLOUT) {
 			long want = p->bytes - sent;
+			size_t chunk = want < (long)sizeof(buf) ?
+				(size_t)want : sizeof(buf);
 
-			n = send(p->client, buf, want < (long)sizeof(buf) ? (size_t)want : sizeof(buf),
-				 MSG_NOSIGNAL);
+			n = send(p->client, buf, chunk, MSG_NOSIGNAL);
 			if (n < 0) {
 				how = "client-write-failed";
 				break;
