@@ -458,3 +458,63 @@ config_list_foreach(const char *list,
 	}
 	return count;
 }
+
+int
+config_get_command(const struct config *cfg, const char *name,
+		   const char *def, size_t extra, char ***argv_r,
+		   size_t *argc_r, char *error, size_t error_size)
+{
+	const char *s = config_get(cfg, name, def);
+	size_t argc = 0, words = 0, i;
+	char **argv;
+
+	*argv_r = NULL;
+	*argc_r = 0;
+	for (i = 0; s != NULL && s[i] != '\0'; i++) {
+		if (!isspace((unsigned char)s[i]) &&
+		    (i == 0 || isspace((unsigned char)s[i - 1])))
+			words++;
+	}
+	if (words == 0 || s[strspn(s, " \t")] != '/') {
+		const char *origin = config_origin(cfg, name);
+
+		set_error(error, error_size, "%s: %s: needs an absolute "
+			  "program path", origin != NULL ? origin : "default",
+			  name);
+		return -1;
+	}
+	argv = calloc(words + extra + 1, sizeof(*argv));
+	if (argv == NULL) {
+		set_error(error, error_size, "%s: out of memory", name);
+		return -1;
+	}
+	while (*s != '\0') {
+		size_t len = 0;
+
+		while (isspace((unsigned char)*s))
+			s++;
+		while (s[len] != '\0' && !isspace((unsigned char)s[len]))
+			len++;
+		if (len > 0 && (argv[argc++] = strndup(s, len)) == NULL) {
+			config_command_free(&argv);
+			set_error(error, error_size, "%s: out of memory",
+				  name);
+			return -1;
+		}
+		s += len;
+	}
+	*argv_r = argv;
+	*argc_r = argc;
+	return 0;
+}
+
+void
+config_command_free(char ***_argv)
+{
+	char **argv = *_argv;
+
+	*_argv = NULL;
+	for (size_t i = 0; argv != NULL && argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}

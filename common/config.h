@@ -71,4 +71,16 @@ size_t config_list_foreach(const char *list,
 			   void (*fn)(const char *item, size_t len, void *ctx),
 			   void *ctx);
 
+/*
+ * A command line to run without a shell: the value split on blanks
+ * (arguments may hold commas), the program an absolute path.  *argv_r
+ * is a malloc'ed NULL-terminated array with room for extra more
+ * pointers after the words (for the caller's own arguments); free it
+ * with config_command_free.  0, or -1 with error set.
+ */
+int config_get_command(const struct config *cfg, const char *name,
+		       const char *def, size_t extra, char ***argv_r,
+		       size_t *argc_r, char *error, size_t error_size);
+void config_command_free(char ***argv);
+
 #endif

@@ -24,7 +24,7 @@
 #include "message.h"
 #include "notice.h"
 #include "policy.h"
-#include "spawn.h"
+#include "common/spawn.h"
 #include "str.h"
 
 #include <libmilter/mfapi.h>

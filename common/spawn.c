@@ -1,5 +1,5 @@
 /*
- * Running the notice command: see spawn.h.
+ * Running a command without a shell: see spawn.h.
  *
  * Not done: retries (the caller's policy decides what a failure means)
  * and any kind of shell parsing; argv is used as given.
@@ -69,13 +69,20 @@ close_pair(int fds[2])
 		close(fds[1]);
 }
 
-/* Fork the child with three pipes; -1 with error set on failure. */
+/*
+ * Fork the child with its pipes; its stdin is input_fd when that is not
+ * -1, else a pipe.  -1 with error set on failure.
+ */
 static int
-child_start(struct child *c, char *const argv[], char *error, size_t size)
+child_start(struct child *c, char *const argv[], int input_fd, char *error,
+	    size_t size)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ex[2] = { -1, -1 };
 
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	if (input_fd >= 0)
+		in[0] = fcntl(input_fd, F_DUPFD_CLOEXEC, 3);
+	if ((input_fd >= 0 ? in[0] < 0 : pipe2(in, O_CLOEXEC) < 0) ||
+	    pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(ex, O_CLOEXEC) < 0) {
 		snprintf(error, size, "pipe: %s", strerror(errno));
 		close_pair(in);
@@ -100,7 +107,8 @@ child_start(struct child *c, char *const argv[], char *error, size_t size)
 	c->in_fd = in[1];
 	c->out_fd = out[0];
 	c->exec_fd = ex[0];
-	fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
+	if (c->in_fd >= 0)
+		fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
 	return 0;
 }
 
@@ -115,7 +123,7 @@ child_talk(struct child *c, const char *input, size_t len, long long deadline,
 {
 	size_t written = 0, got = 0;
 
-	if (len == 0) {
+	if (len == 0 && c->in_fd >= 0) {
 		close(c->in_fd);
 		c->in_fd = -1;
 	}
@@ -231,20 +239,22 @@ child_result(struct child *c, int status, int timed_out, char *output,
 	return 0;
 }
 
-int
-spawn_run(char *const argv[], const char *input, size_t input_len,
-	  unsigned int timeout_secs, char *error, size_t error_size)
+static int
+spawn(char *const argv[], int input_fd, const char *input, size_t input_len,
+      unsigned int timeout_secs, int *exit_r, char *output,
+      size_t output_size, char *error, size_t error_size)
 {
 	struct child c;
 	long long deadline = now_ms() + (long long)timeout_secs * 1000;
-	char output[SPAWN_OUTPUT_MAX + 1] = "";
 	int status = 0, timed_out, rc;
 
-	if (child_start(&c, argv, error, error_size) < 0)
+	*exit_r = -1;
+	if (child_start(&c, argv, input_fd, error, error_size) < 0)
 		return -1;
 
+	output[0] = '\0';
 	timed_out = child_talk(&c, input, input_len, deadline, output,
-			       sizeof(output)) < 0;
+			       output_size) < 0;
 	if (c.in_fd >= 0)
 		close(c.in_fd);
 	if (c.out_fd >= 0)
@@ -253,6 +263,41 @@ spawn_run(char *const argv[], const char *input, size_t input_len,
 		timed_out = 1;
 
 	rc = child_result(&c, status, timed_out, output, error, error_size);
+	if (rc < 0 || timed_out || !WIFEXITED(status))
+		output[0] = '\0';
+	if (!timed_out && WIFEXITED(status))
+		*exit_r = WEXITSTATUS(status);
 	close(c.exec_fd);
 	return rc;
+}
+
+int
+spawn_run(char *const argv[], const char *input, size_t input_len,
+	  unsigned int timeout_secs, char *error, size_t error_size)
+{
+	char output[SPAWN_OUTPUT_MAX + 1];
+	int status;
+
+	return spawn(argv, -1, input, input_len, timeout_secs, &status,
+		     output, sizeof(output), error, error_size);
+}
+
+int
+spawn_run_fd(char *const argv[], int input_fd, unsigned int timeout_secs,
+	     int *exit_r, char *error, size_t error_size)
+{
+	char output[SPAWN_OUTPUT_MAX + 1];
+
+	return spawn(argv, input_fd, NULL, 0, timeout_secs, exit_r, output,
+		     sizeof(output), error, error_size);
+}
+
+int
+spawn_capture(char *const argv[], unsigned int timeout_secs, char *output,
+	      size_t output_size, char *error, size_t error_size)
+{
+	int status;
+
+	return spawn(argv, -1, NULL, 0, timeout_secs, &status, output,
+		     output_size, error, error_size);
 }

@@ -1,7 +1,7 @@
 /* Unit tests of running the notice command: input, exit status, errors,
    time limit, and what the child inherits. */
 #include "spawn.h"
-#include "common/test-common.h"
+#include "test-common.h"
 
 #include <fcntl.h>
 #include <signal.h>
