@@ -27,6 +27,7 @@ struct lmtp {
 	size_t out_len;
 	char *error;
 	size_t error_size;
+	int no_reply;			/* the last step read no reply */
 };
 
 static int lmtp_connect_unix(const char *path)
@@ -199,6 +200,7 @@ static enum lmtp_result lmtp_step(struct lmtp *l, const char *cmd,
 	    (lmtp_put(l, cmd, strlen(cmd)) < 0 || lmtp_flush(l) < 0))
 		return LMTP_TEMPFAIL;
 	code = lmtp_reply(l, reply, sizeof(reply));
+	l->no_reply = code < 0;
 	if (code < 0)
 		return LMTP_TEMPFAIL;
 	if (code / 100 == want_class)
@@ -211,10 +213,12 @@ static enum lmtp_result lmtp_step(struct lmtp *l, const char *cmd,
 }
 
 /* The message, dot-stuffed, ending with CRLF.CRLF. */
-static enum lmtp_result lmtp_send_file(struct lmtp *l, const char *path)
+static enum lmtp_result lmtp_send_file(struct lmtp *l, const char *path,
+				       const char *trace)
 {
 	char buf[8192];
 	int at_line_start = 1, last = '\n';
+	enum lmtp_result ret;
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -223,6 +227,10 @@ static enum lmtp_result lmtp_send_file(struct lmtp *l, const char *path)
 			 strerror(errno));
 		return LMTP_TEMPFAIL;
 	}
+	if (trace != NULL &&
+	    (trace[0] == '.' || lmtp_put(l, trace, strlen(trace)) < 0 ||
+	     lmtp_put(l, "\r\n", 2) < 0))
+		goto fail;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		ssize_t i, start = 0;
 
@@ -244,9 +252,19 @@ static enum lmtp_result lmtp_send_file(struct lmtp *l, const char *path)
 	close(fd);
 	if (n < 0)
 		return LMTP_TEMPFAIL;
-	if (last != '\n' && lmtp_put(l, "\r\n", 2) < 0)
+	if ((last != '\n' && lmtp_put(l, "\r\n", 2) < 0) ||
+	    lmtp_put(l, ".\r\n", 3) < 0 || lmtp_flush(l) < 0)
 		return LMTP_TEMPFAIL;
-	return lmtp_step(l, ".\r\n", 2);
+
+	/* From here on the server may have stored the message: a reply
+	   that does not come leaves the outcome unknown. */
+	ret = lmtp_step(l, NULL, 2);
+	if (ret == LMTP_TEMPFAIL && l->no_reply) {
+		snprintf(l->error, l->error_size, "no reply after the "
+			 "message was sent");
+		return LMTP_UNKNOWN;
+	}
+	return ret;
 fail:
 	close(fd);
 	return LMTP_TEMPFAIL;
@@ -294,8 +312,9 @@ void lmtp_sender_from_file(const char *path, char *buf, size_t size)
 }
 
 enum lmtp_result lmtp_deliver(const char *target, const char *rcpt,
-			      const char *path, unsigned int timeout,
-			      char *error, size_t error_size)
+			      const char *path, const char *trace,
+			      unsigned int timeout, char *error,
+			      size_t error_size)
 {
 	struct lmtp l;
 	char cmd[LMTP_LINE_MAX], sender[512];
@@ -330,7 +349,7 @@ enum lmtp_result lmtp_deliver(const char *target, const char *rcpt,
 	if (ret == LMTP_OK)
 		ret = lmtp_step(&l, "DATA\r\n", 3);
 	if (ret == LMTP_OK)
-		ret = lmtp_send_file(&l, path);
+		ret = lmtp_send_file(&l, path, trace);
 	if (ret == LMTP_OK) {
 		(void)lmtp_put(&l, "QUIT\r\n", 6);
 		(void)lmtp_flush(&l);

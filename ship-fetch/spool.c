@@ -73,14 +73,17 @@ static int spool_remember(struct spool *spool, const struct proto_msgref *ref,
 	return 0;
 }
 
-static enum spool_state state_of(char c)
+/* The journal's letter for each state, indexed by enum spool_state. */
+static const char state_letters[] = "RDAFL";
+
+static int state_of(char c, enum spool_state *state_r)
 {
-	switch (c) {
-	case 'D': return SPOOL_DELIVERED;
-	case 'A': return SPOOL_ACKED;
-	case 'F': return SPOOL_FAILED;
-	default: return SPOOL_NONE;
-	}
+	const char *p = strchr(state_letters, c);
+
+	if (c == '\0' || p == NULL)
+		return -1;
+	*state_r = (enum spool_state)(p - state_letters);
+	return 0;
 }
 
 /* One journal line: "S user guid uidvalidity uid digest". */
@@ -92,10 +95,8 @@ static void spool_load_line(struct spool *spool, const char *line,
 	char msg[PROTO_LINE_MAX + 1];
 	const char *error;
 
-	if (len < 3 || line[1] != ' ' || len > PROTO_LINE_MAX - 16)
-		return;
-	state = state_of(line[0]);
-	if (state == SPOOL_NONE)
+	if (len < 3 || line[1] != ' ' || len > PROTO_LINE_MAX - 16 ||
+	    state_of(line[0], &state) < 0)
 		return;
 
 	/* Reuse the protocol's MSG parser for the reference fields. */
@@ -213,7 +214,6 @@ enum spool_state spool_state(const struct spool *spool,
 int spool_record(struct spool *spool, const struct proto_msgref *ref,
 		 enum spool_state state, const char *digest)
 {
-	static const char letters[] = "?DAF";
 	char user[3 * PENDING_USER_MAX + 1], line[PROTO_LINE_MAX + 2];
 	int len;
 
@@ -222,7 +222,7 @@ int spool_record(struct spool *spool, const struct proto_msgref *ref,
 		return -1;
 	}
 	len = snprintf(line, sizeof(line), "%c %s %s %u %u %s\n",
-		       letters[state], user, ref->guid, ref->uidvalidity,
+		       state_letters[state], user, ref->guid, ref->uidvalidity,
 		       ref->uid, digest != NULL && *digest != '\0' ?
 		       digest : "-");
 	if (len < 0 || (size_t)len >= sizeof(line)) {

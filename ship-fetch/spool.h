@@ -15,6 +15,13 @@
  * refused for good gets an "F" line: it stays in the spool, is neither
  * fetched nor acknowledged again, and waits for an administrator.
  *
+ * An "L" line, fsynced, goes before every LMTP delivery: a run that
+ * dies (or loses the LMTP connection) after the final dot has no way of
+ * knowing whether Dovecot stored the message, and the L line tells the
+ * next run to look in the mailbox before delivering again.  An "R" line
+ * says that LMTP refused the message for now (a 4xx reply): it is
+ * delivered again later, without looking.
+ *
  * Journal lines: "<state> <user> <guid> <uidvalidity> <uid> <digest>",
  * the user percent-encoded as on the wire.  A torn last line (a crash
  * while appending) is ignored.  The journal only grows.
@@ -28,10 +35,11 @@
 #include "proto.h"
 
 enum spool_state {
-	SPOOL_NONE = 0,		/* never delivered */
+	SPOOL_NONE = 0,		/* never delivered (R: refused for now) */
 	SPOOL_DELIVERED,	/* D: delivered, ack not confirmed */
 	SPOOL_ACKED,		/* A: delivered and acknowledged */
 	SPOOL_FAILED,		/* F: refused for good by the ship */
+	SPOOL_DELIVERING,	/* L: LMTP began; outcome unknown */
 };
 
 struct spool;
