@@ -24,6 +24,14 @@ static const char *const compress_names[PROTO_COMPRESS_COUNT] = {
 	"none", "zlib", "zstd",
 };
 
+static const struct {
+	const char *name;
+	unsigned int cap;
+} cap_names[] = {
+	{ "send", PROTO_CAP_SEND },
+	{ "request", PROTO_CAP_REQUEST },
+};
+
 static int is_blank(char c)
 {
 	return c == ' ' || c == '\t';
@@ -247,6 +255,53 @@ static int parse_compress_list(const char *s, size_t len, unsigned int *mask)
 	return len > 0 ? 0 : -1;
 }
 
+int proto_id_is_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len != PROTO_ID_LEN)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return 1;
+}
+
+static int copy_id(const struct fields *f, unsigned int i, char *id)
+{
+	if (!proto_id_is_valid(f->start[i], f->len[i]))
+		return -1;
+	memcpy(id, f->start[i], PROTO_ID_LEN);
+	id[PROTO_ID_LEN] = '\0';
+	return 0;
+}
+
+/* "send,request": unknown names are skipped, for later versions. */
+static int parse_caps(const char *s, size_t len, unsigned int *caps_r)
+{
+	size_t i = 0, k;
+
+	*caps_r = 0;
+	while (i < len) {
+		size_t start = i;
+
+		while (i < len && s[i] != ',')
+			i++;
+		if (i == start)
+			return -1;
+		for (k = 0; k < sizeof(cap_names) / sizeof(cap_names[0]); k++) {
+			if (strlen(cap_names[k].name) == i - start &&
+			    memcmp(cap_names[k].name, s + start, i - start) == 0)
+				*caps_r |= cap_names[k].cap;
+		}
+		if (i < len)
+			i++;
+	}
+	return 0;
+}
+
 /* user guid uidvalidity uid, from fields[first..first+3]. */
 static int parse_msgref(const struct fields *f, unsigned int first,
 			struct proto_msgref *ref, const char **error_r)
@@ -330,6 +385,66 @@ static int parse_ack(const struct fields *f, struct proto_request *req,
 	return 0;
 }
 
+static int parse_have(const struct fields *f, struct proto_request *req,
+		      const char **error_r)
+{
+	if (f->count != 2 || copy_id(f, 1, req->id) < 0) {
+		*error_r = "usage: HAVE <id>";
+		return PROTO_ERR_SYNTAX;
+	}
+	return 0;
+}
+
+/* PUT <id> <size> <digest> <offset> <count>: a piece of an upload. */
+static int parse_put(const struct fields *f, struct proto_request *req,
+		     const char **error_r)
+{
+	if (f->count != 6 || copy_id(f, 1, req->id) < 0 ||
+	    parse_u64(f->start[2], f->len[2], PROTO_MESSAGE_MAX,
+		      &req->size) < 0 ||
+	    f->len[3] != DIGEST_HEX_LEN ||
+	    parse_u64(f->start[4], f->len[4], PROTO_MESSAGE_MAX,
+		      &req->offset) < 0 ||
+	    parse_u64(f->start[5], f->len[5], PROTO_MESSAGE_MAX,
+		      &req->length) < 0) {
+		*error_r = "usage: PUT <id> <size> <digest> <offset> <count>";
+		return PROTO_ERR_SYNTAX;
+	}
+	memcpy(req->digest, f->start[3], DIGEST_HEX_LEN);
+	req->digest[DIGEST_HEX_LEN] = '\0';
+	if (!digest_hex_is_valid(req->digest)) {
+		*error_r = "bad digest";
+		return PROTO_ERR_SYNTAX;
+	}
+	if (req->offset > req->size ||
+	    req->length > req->size - req->offset) {
+		*error_r = "PUT: offset and count past the size";
+		return PROTO_ERR_SYNTAX;
+	}
+	return 0;
+}
+
+static int parse_request_cmd(const struct fields *f,
+			     struct proto_request *req, const char **error_r)
+{
+	if (f->count != 3) {
+		*error_r = "usage: REQUEST <user> <handle>";
+		return PROTO_ERR_SYNTAX;
+	}
+	if (proto_user_decode(f->start[1], f->len[1], req->ref.user,
+			      sizeof(req->ref.user)) < 0) {
+		*error_r = "bad user name encoding";
+		return PROTO_ERR_SYNTAX;
+	}
+	if (!handle_is_valid(f->start[2], f->len[2])) {
+		*error_r = "bad handle";
+		return PROTO_ERR_SYNTAX;
+	}
+	memcpy(req->handle, f->start[2], SHIPMAIL_HANDLE_LEN);
+	req->handle[SHIPMAIL_HANDLE_LEN] = '\0';
+	return 0;
+}
+
 static int line_is_clean(const char *line, size_t len)
 {
 	size_t i;
@@ -377,6 +492,18 @@ int proto_request_parse(const char *line, size_t len,
 	if (field_is(&f, 0, "ACK")) {
 		req->cmd = PROTO_CMD_ACK;
 		return parse_ack(&f, req, error_r);
+	}
+	if (field_is(&f, 0, "HAVE")) {
+		req->cmd = PROTO_CMD_HAVE;
+		return parse_have(&f, req, error_r);
+	}
+	if (field_is(&f, 0, "PUT")) {
+		req->cmd = PROTO_CMD_PUT;
+		return parse_put(&f, req, error_r);
+	}
+	if (field_is(&f, 0, "REQUEST")) {
+		req->cmd = PROTO_CMD_REQUEST;
+		return parse_request_cmd(&f, req, error_r);
 	}
 	*error_r = "unknown command";
 	return PROTO_ERR_UNKNOWN;
@@ -466,7 +593,8 @@ static int parse_reply_version(const struct fields *f, struct proto_reply *r,
 {
 	uint64_t version;
 
-	if (f->count != 3 ||
+	if (f->count < 3 || f->count > 4 ||
+	    (f->count == 4 && r->type != PROTO_REPLY_GREETING) ||
 	    parse_u64(f->start[1], f->len[1], 1000, &version) < 0) {
 		*error_r = "greeting: malformed";
 		return -1;
@@ -474,8 +602,10 @@ static int parse_reply_version(const struct fields *f, struct proto_reply *r,
 	r->version = (unsigned int)version;
 	if (r->type == PROTO_REPLY_GREETING) {
 		if (parse_compress_list(f->start[2], f->len[2],
-					&r->compress_mask) < 0) {
-			*error_r = "greeting: bad method list";
+					&r->compress_mask) < 0 ||
+		    (f->count == 4 &&
+		     parse_caps(f->start[3], f->len[3], &r->caps) < 0)) {
+			*error_r = "greeting: bad method or capability list";
 			return -1;
 		}
 		return 0;
@@ -562,6 +692,21 @@ int proto_reply_parse(const char *line, size_t len,
 	if (field_is(&f, 0, "DATA")) {
 		r->type = PROTO_REPLY_DATA;
 		return parse_reply_data(&f, r, error_r);
+	}
+	if (field_is(&f, 0, "HAVE")) {
+		r->type = PROTO_REPLY_HAVE;
+		if (f.count != 3 || copy_id(&f, 1, r->id) < 0) {
+			*error_r = "HAVE: malformed";
+			return -1;
+		}
+		if (field_is(&f, 2, "sent"))
+			r->sent = 1;
+		else if (parse_u64(f.start[2], f.len[2], PROTO_MESSAGE_MAX,
+				   &r->offset) < 0) {
+			*error_r = "HAVE: bad count";
+			return -1;
+		}
+		return 0;
 	}
 	if (field_is(&f, 0, "OK")) {
 		r->type = PROTO_REPLY_OK;
@@ -652,18 +797,63 @@ size_t proto_request_format(char *buf, size_t size,
 			return 0;
 		return format_line(buf, size, snprintf(buf, size,
 				"ACK %s\n", ref));
+	case PROTO_CMD_HAVE:
+		if (!proto_id_is_valid(req->id, strlen(req->id)))
+			return 0;
+		return format_line(buf, size, snprintf(buf, size,
+				"HAVE %s\n", req->id));
+	case PROTO_CMD_PUT:
+		if (!proto_id_is_valid(req->id, strlen(req->id)) ||
+		    !digest_hex_is_valid(req->digest) ||
+		    req->size > PROTO_MESSAGE_MAX ||
+		    req->offset > req->size ||
+		    req->length > req->size - req->offset)
+			return 0;
+		return format_line(buf, size, snprintf(buf, size,
+				"PUT %s %llu %s %llu %llu\n", req->id,
+				(unsigned long long)req->size, req->digest,
+				(unsigned long long)req->offset,
+				(unsigned long long)req->length));
+	case PROTO_CMD_REQUEST:
+		if (proto_user_encode(ref, sizeof(ref), req->ref.user) == 0 ||
+		    !handle_is_valid(req->handle, strlen(req->handle)))
+			return 0;
+		return format_line(buf, size, snprintf(buf, size,
+				"REQUEST %s %s\n", ref, req->handle));
 	}
 	return 0;
 }
 
-size_t proto_format_greeting(char *buf, size_t size, unsigned int mask)
+size_t proto_format_greeting(char *buf, size_t size, unsigned int mask,
+			     unsigned int caps)
 {
-	char methods[32];
+	char methods[32], names[64] = "";
+	size_t k, pos = 0;
 
 	if (format_mask(methods, sizeof(methods), mask | 1u) == 0)
 		return 0;
-	return format_line(buf, size, snprintf(buf, size, "SHIPMAIL %u %s\n",
-					       PROTO_VERSION, methods));
+	for (k = 0; k < sizeof(cap_names) / sizeof(cap_names[0]); k++) {
+		if ((caps & cap_names[k].cap) == 0)
+			continue;
+		pos += (size_t)snprintf(names + pos, sizeof(names) - pos,
+					"%s%s", pos > 0 ? "," : "",
+					cap_names[k].name);
+	}
+	return format_line(buf, size, snprintf(buf, size,
+			"SHIPMAIL %u %s%s%s\n", PROTO_VERSION, methods,
+			pos > 0 ? " " : "", names));
+}
+
+size_t proto_format_have(char *buf, size_t size, const char *id,
+			 uint64_t have, int sent)
+{
+	if (!proto_id_is_valid(id, strlen(id)))
+		return 0;
+	if (sent)
+		return format_line(buf, size, snprintf(buf, size,
+				"HAVE %s sent\n", id));
+	return format_line(buf, size, snprintf(buf, size, "HAVE %s %llu\n",
+					       id, (unsigned long long)have));
 }
 
 size_t proto_format_hello(char *buf, size_t size, enum proto_compress c)

@@ -19,6 +19,7 @@
 
 #include "pending.h"
 #include "digest.h"
+#include "handle.h"
 
 #define PROTO_VERSION		1
 /* Longest line either side may send, without its LF. */
@@ -29,6 +30,14 @@
 #define PROTO_OFFER_MAX		100000
 /* An ERR text is cut to this many bytes. */
 #define PROTO_TEXT_MAX		200
+/* An outbound message's id: lower-case hex, chosen by the ship. */
+#define PROTO_ID_LEN		32
+
+/* What the shore offers beyond fetching, named in its greeting. */
+enum proto_capability {
+	PROTO_CAP_SEND		= 1 << 0,	/* HAVE, PUT: outbound mail */
+	PROTO_CAP_REQUEST	= 1 << 1,	/* REQUEST: ask for held mail */
+};
 
 /* Error codes (doc/protocol.md). */
 enum proto_code {
@@ -41,8 +50,10 @@ enum proto_code {
 	PROTO_ERR_CHANGED = 409,	/* UIDVALIDITY differs */
 	PROTO_ERR_OVERSIZE = 413,	/* oversize and not requested */
 	PROTO_ERR_RANGE = 416,		/* offset or length too far */
+	PROTO_ERR_DIGEST = 422,		/* uploaded bytes do not match */
 	PROTO_ERR_TEMP = 451,		/* shore trouble: try later */
 	PROTO_ERR_INTERNAL = 500,	/* bug or unexpected failure */
+	PROTO_ERR_REFUSED = 554,	/* upload refused for good */
 };
 
 /* Compression methods, in order of preference (best last). */
@@ -59,6 +70,9 @@ enum proto_command {
 	PROTO_CMD_FETCH,
 	PROTO_CMD_ACK,
 	PROTO_CMD_QUIT,
+	PROTO_CMD_HAVE,
+	PROTO_CMD_PUT,
+	PROTO_CMD_REQUEST,
 };
 
 /* One message on shore: whose, which mailbox, which UID. */
@@ -76,12 +90,21 @@ struct proto_request {
 	unsigned int version;
 	unsigned int compress_mask;	/* 1 << enum proto_compress */
 
-	/* FETCH, ACK */
+	/* FETCH, ACK; REQUEST uses ref.user only */
 	struct proto_msgref ref;
 
-	/* FETCH: length 0 means "to the end" */
+	/* FETCH: length 0 means "to the end"; PUT: offset and count */
 	uint64_t offset;
 	uint64_t length;
+
+	/* HAVE, PUT: the outbound message and, for PUT, its whole size
+	   and digest */
+	char id[PROTO_ID_LEN + 1];
+	uint64_t size;
+	char digest[DIGEST_HEX_LEN + 1];
+
+	/* REQUEST */
+	char handle[SHIPMAIL_HANDLE_LEN + 1];
 };
 
 enum proto_reply_type {
@@ -92,6 +115,7 @@ enum proto_reply_type {
 	PROTO_REPLY_DATA,	/* DATA <size> <digest> <offset> <count> */
 	PROTO_REPLY_OK,		/* OK <text> */
 	PROTO_REPLY_ERR,	/* ERR <code> <text> */
+	PROTO_REPLY_HAVE,	/* HAVE <id> <bytes> | HAVE <id> sent */
 };
 
 struct proto_reply {
@@ -100,6 +124,7 @@ struct proto_reply {
 	/* GREETING, HELLO */
 	unsigned int version;
 	unsigned int compress_mask;	/* GREETING: offered methods */
+	unsigned int caps;		/* GREETING: enum proto_capability */
 	enum proto_compress compress;	/* HELLO: the chosen one */
 
 	/* OFFER */
@@ -111,10 +136,14 @@ struct proto_reply {
 	int64_t received;
 	unsigned int flags;		/* enum pending_flags */
 
-	/* DATA */
+	/* DATA; HAVE: offset is the bytes the shore holds */
 	char digest[DIGEST_HEX_LEN + 1];
 	uint64_t offset;
 	uint64_t data_len;
+
+	/* HAVE */
+	char id[PROTO_ID_LEN + 1];
+	int sent;			/* injected on shore already */
 
 	/* ERR */
 	unsigned int code;
@@ -138,7 +167,8 @@ int proto_reply_parse(const char *line, size_t len,
  */
 size_t proto_request_format(char *buf, size_t size,
 			    const struct proto_request *req);
-size_t proto_format_greeting(char *buf, size_t size, unsigned int mask);
+size_t proto_format_greeting(char *buf, size_t size, unsigned int mask,
+			     unsigned int caps);
 size_t proto_format_hello(char *buf, size_t size, enum proto_compress c);
 size_t proto_format_offer(char *buf, size_t size, uint64_t count);
 size_t proto_format_msg(char *buf, size_t size,
@@ -147,6 +177,8 @@ size_t proto_format_msg(char *buf, size_t size,
 size_t proto_format_data(char *buf, size_t size, uint64_t msg_size,
 			 const char *digest, uint64_t offset,
 			 uint64_t data_len);
+size_t proto_format_have(char *buf, size_t size, const char *id,
+			 uint64_t have, int sent);
 size_t proto_format_ok(char *buf, size_t size, const char *text);
 size_t proto_format_err(char *buf, size_t size, unsigned int code,
 			const char *text);
@@ -154,6 +186,9 @@ size_t proto_format_err(char *buf, size_t size, unsigned int code,
 /* A user name on the wire: percent-encoded as in pending keys. */
 size_t proto_user_encode(char *buf, size_t size, const char *user);
 int proto_user_decode(const char *enc, size_t len, char *buf, size_t size);
+
+/* 1 when s (len bytes) is a well-formed outbound message id. */
+int proto_id_is_valid(const char *s, size_t len);
 
 /* "zstd", "zlib", "none"; NULL for an unknown value. */
 const char *proto_compress_name(enum proto_compress c);

@@ -175,7 +175,7 @@ static void test_format_parse_roundtrip(void)
 	test_assert_u64(r.size, 4096);
 	test_assert(r.received == 1700000000 && r.flags == 3);
 
-	n = proto_format_greeting(line, sizeof(line), 7);
+	n = proto_format_greeting(line, sizeof(line), 7, 0);
 	line[n - 1] = '\0';
 	test_assert_str(line, "SHIPMAIL 1 zstd,zlib,none");
 	test_assert(rep(line, &r) == 0 && r.compress_mask == 7);
@@ -265,6 +265,82 @@ static void test_random_bytes_do_not_crash(void)
 	test_end();
 }
 
+#define ID "0123456789abcdef0123456789abcdef"
+
+static void test_upload_and_request(void)
+{
+	static const char *const bad[] = {
+		"HAVE",
+		"HAVE 0123",
+		"HAVE 0123456789ABCDEF0123456789ABCDEF",
+		"HAVE ../../../../etc/passwd/0123456789ab",
+		"PUT " ID " 10 " DIG " 4",
+		"PUT " ID " 10 " DIG " 11 0",
+		"PUT " ID " 10 " DIG " 4 7",
+		"PUT " ID " 10 nothex 0 10",
+		"PUT " ID " 4294967296000 " DIG " 0 1",
+		"REQUEST alice@ship1.example",
+		"REQUEST alice@ship1.example ABCDEFGHIJKLMNOPQRST",
+		"REQUEST alice@ship1.example abcdefghijklmnopqrs1",
+		"REQUEST a/b abcdefghijklmnopqrst",
+		NULL
+	};
+	struct proto_request r, again;
+	struct proto_reply p;
+	char line[PROTO_LINE_MAX + 2];
+	size_t len;
+
+	test_begin("proto: HAVE, PUT and REQUEST parse, format, refuse");
+	test_assert(req("HAVE " ID, &r) == 0 && r.cmd == PROTO_CMD_HAVE);
+	test_assert_str(r.id, ID);
+	test_assert(req("PUT " ID " 10 " DIG " 4 6", &r) == 0);
+	test_assert(r.cmd == PROTO_CMD_PUT && r.size == 10 && r.offset == 4 &&
+		    r.length == 6);
+	test_assert_str(r.digest, DIG);
+	len = proto_request_format(line, sizeof(line), &r);
+	test_assert(len > 0 && line[len - 1] == '\n');
+	line[len - 1] = '\0';
+	test_assert(req(line, &again) == 0);
+	test_assert(again.size == 10 && again.offset == 4 &&
+		    again.length == 6 && strcmp(again.id, ID) == 0);
+	test_assert(req("PUT " ID " 10 " DIG " 0 4", &r) == 0 &&
+		    r.length == 4);
+	test_assert(req("PUT " ID " 0 " DIG " 0 0", &r) == 0);
+	test_assert(req("REQUEST alice@ship1.example abcdefghijklmnopqrst",
+			&r) == 0 && r.cmd == PROTO_CMD_REQUEST);
+	test_assert_str(r.ref.user, "alice@ship1.example");
+	test_assert_str(r.handle, "abcdefghijklmnopqrst");
+	len = proto_request_format(line, sizeof(line), &r);
+	test_assert(len > 0 && line[len - 1] == '\n');
+	line[len - 1] = '\0';
+	test_assert(req(line, &again) == 0 &&
+		    strcmp(again.handle, r.handle) == 0);
+	for (size_t i = 0; bad[i] != NULL; i++)
+		test_assert(req(bad[i], &r) == PROTO_ERR_SYNTAX);
+
+	test_assert(rep("HAVE " ID " 1234", &p) == 0 &&
+		    p.type == PROTO_REPLY_HAVE && p.offset == 1234 && !p.sent);
+	test_assert(rep("HAVE " ID " sent", &p) == 0 && p.sent);
+	test_assert(rep("HAVE " ID " -1", &p) < 0);
+	test_assert(rep("HAVE " ID, &p) < 0);
+	len = proto_format_have(line, sizeof(line), ID, 99, 0);
+	test_assert(len > 0 && line[len - 1] == '\n');
+	line[len - 1] = '\0';
+	test_assert(rep(line, &p) == 0 && p.offset == 99);
+	test_assert(proto_format_have(line, sizeof(line), "x", 1, 0) == 0);
+
+	/* The greeting names capabilities; unknown ones are skipped. */
+	test_assert(rep("SHIPMAIL 1 zstd,none send,request,later", &p) == 0);
+	test_assert(p.caps == (PROTO_CAP_SEND | PROTO_CAP_REQUEST));
+	test_assert(rep("SHIPMAIL 1 zstd,none", &p) == 0 && p.caps == 0);
+	test_assert(rep("HELLO 1 zstd send", &p) < 0);
+	len = proto_format_greeting(line, sizeof(line), 7, PROTO_CAP_SEND);
+	test_assert(len > 0 && line[len - 1] == '\n');
+	line[len - 1] = '\0';
+	test_assert(rep(line, &p) == 0 && p.caps == PROTO_CAP_SEND);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const tests[])(void) = {
@@ -277,6 +353,7 @@ int main(void)
 		test_long_reply_text,
 		test_compress_choice,
 		test_random_bytes_do_not_crash,
+		test_upload_and_request,
 		NULL
 	};
 

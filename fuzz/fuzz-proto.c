@@ -71,6 +71,20 @@ check_request(const struct proto_request *req)
 	case PROTO_CMD_ACK:
 		FUZZ_CHECK(refs_equal(&again.ref, &req->ref));
 		break;
+	case PROTO_CMD_HAVE:
+		FUZZ_CHECK(strcmp(again.id, req->id) == 0);
+		break;
+	case PROTO_CMD_PUT:
+		FUZZ_CHECK(strcmp(again.id, req->id) == 0 &&
+			   strcmp(again.digest, req->digest) == 0 &&
+			   again.size == req->size &&
+			   again.offset == req->offset &&
+			   again.length == req->length);
+		break;
+	case PROTO_CMD_REQUEST:
+		FUZZ_CHECK(strcmp(again.ref.user, req->ref.user) == 0 &&
+			   strcmp(again.handle, req->handle) == 0);
+		break;
 	case PROTO_CMD_OFFER:
 	case PROTO_CMD_QUIT:
 		break;
@@ -86,7 +100,8 @@ format_reply(char *buf, size_t size, const struct proto_reply *r)
 	case PROTO_REPLY_GREETING:
 		if (r->version != PROTO_VERSION)
 			return 0;
-		return proto_format_greeting(buf, size, r->compress_mask);
+		return proto_format_greeting(buf, size, r->compress_mask,
+					     r->caps);
 	case PROTO_REPLY_HELLO:
 		if (r->version != PROTO_VERSION)
 			return 0;
@@ -103,6 +118,9 @@ format_reply(char *buf, size_t size, const struct proto_reply *r)
 		return proto_format_ok(buf, size, r->text);
 	case PROTO_REPLY_ERR:
 		return proto_format_err(buf, size, r->code, r->text);
+	case PROTO_REPLY_HAVE:
+		return proto_format_have(buf, size, r->id, r->offset,
+					 r->sent);
 	}
 	return 0;
 }
@@ -156,7 +174,9 @@ check_reply(const struct proto_reply *r)
 	if (r->type == PROTO_REPLY_MSG)
 		FUZZ_CHECK(refs_equal(&again.ref, &r->ref));
 	if (r->type == PROTO_REPLY_GREETING)
-		FUZZ_CHECK(again.compress_mask == (r->compress_mask | 1u));
+		FUZZ_CHECK(again.compress_mask == (r->compress_mask | 1u) &&
+			   again.caps == r->caps);
+	FUZZ_CHECK(strcmp(again.id, r->id) == 0 && again.sent == r->sent);
 }
 
 static void

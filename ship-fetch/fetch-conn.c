@@ -13,9 +13,21 @@
  * before LMTP; the journal gets its D line, fsynced, before the ACK is
  * sent.  Any link failure just ends the session: what was written
  * stays in the spool and the next session asks only for the rest.
+ *
+ * When the shore takes them (its greeting says so), the first batch
+ * also carries the crew's requests for held mail (REQUEST: answered
+ * before OFFER, so a released message is in this very offer) and a
+ * HAVE for each message of the outbound spool.  Each HAVE answer says
+ * where that upload resumes; the upload then goes in PUT pieces of
+ * fetch_send_piece bytes, at most UPLOAD_PIECES in flight, so that
+ * FETCH requests still get through between pieces and neither side
+ * ever has much unread.  A message leaves the outbound spool only when
+ * the shore said it was injected ("OK sent", or "HAVE <id> sent" after
+ * a lost reply).
  */
 #include "fetch.h"
 #include "spool.h"
+#include "outbox.h"
 #include "lmtp.h"
 #include "compress.h"
 #include "proto.h"
@@ -27,18 +39,42 @@
 #include <unistd.h>
 
 #define CONN_SYNC_EVERY	(256 * 1024)
+/* PUT pieces in flight, and raw bytes between flushes inside one. */
+#define UPLOAD_PIECES	2
+#define UPLOAD_FLUSH	4096
 
 enum expect_type {
 	EXPECT_OFFER,
 	EXPECT_FETCH,
 	EXPECT_ACK,
 	EXPECT_QUIT,
+	EXPECT_REQUEST,
+	EXPECT_HAVE,
+	EXPECT_PUT,
 };
 
 struct expect {
 	enum expect_type type;
-	size_t item;			/* FETCH: index into items */
+	size_t item;			/* FETCH, REQUEST, HAVE, PUT: index */
 	struct proto_msgref ref;	/* ACK */
+	uint64_t end;			/* PUT: offset after the piece */
+};
+
+enum upload_state {
+	UPLOAD_ASKED,			/* HAVE sent */
+	UPLOAD_READY,			/* pieces to send */
+	UPLOAD_DONE,			/* sent, failed or left for later */
+};
+
+struct upload {
+	struct outbox_item item;
+	char digest[DIGEST_HEX_LEN + 1];
+	uint64_t size;
+	uint64_t next;			/* the next piece starts here */
+	unsigned int pieces;		/* in flight */
+	enum upload_state state;
+	int retried;			/* once after a digest mismatch */
+	int failed;			/* an error was seen: ignore the rest */
 };
 
 enum reader_state {
@@ -93,18 +129,48 @@ struct conn {
 	/* Requests waiting to go out together */
 	char out[8192];
 	size_t out_len;
+	struct compressor *enc;		/* after HELLO: all we send */
+	unsigned int caps;		/* the shore's greeting */
+
+	/* The outbound spool's messages, smallest first */
+	struct upload *ups;
+	size_t up_count, up_cur;
+	unsigned int up_pieces;
 };
 
+static void conn_fatal(struct conn *c, int code, const char *what,
+		       const char *detail);
+
 /* --- requests ------------------------------------------------------- */
+
+/* The compressor's sink: bytes for the link. */
+static int enc_sink(void *ctx, const void *data, size_t len)
+{
+	struct conn *c = ctx;
+
+	return session_write(c->s, data, len);
+}
+
+/* Buffered lines out, through the compression stream once it runs. */
+static int conn_write_out(struct conn *c)
+{
+	size_t len = c->out_len;
+
+	c->out_len = 0;
+	if (len == 0)
+		return 0;
+	if (c->enc == NULL)
+		return session_write(c->s, c->out, len);
+	return compressor_write(c->enc, c->out, len);
+}
 
 static int conn_flush(struct conn *c)
 {
 	if (c->out_len == 0)
 		return 0;
-	if (session_write(c->s, c->out, c->out_len) < 0)
+	if (conn_write_out(c) < 0)
 		return -1;
-	c->out_len = 0;
-	return 0;
+	return c->enc == NULL ? 0 : compressor_flush(c->enc);
 }
 
 static int conn_expect(struct conn *c, const struct expect *e)
@@ -132,7 +198,7 @@ static int conn_send(struct conn *c, const struct proto_request *req,
 
 	if (len == 0)
 		return -1;
-	if (c->out_len + len > sizeof(c->out) && conn_flush(c) < 0)
+	if (c->out_len + len > sizeof(c->out) && conn_write_out(c) < 0)
 		return -1;
 	memcpy(c->out + c->out_len, line, len);
 	c->out_len += len;
@@ -161,6 +227,280 @@ static int conn_send_fetch(struct conn *c, size_t i)
 	return conn_send(c, &req, &e);
 }
 
+/* --- uploads -------------------------------------------------------- */
+
+static int uploads_busy(const struct conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->up_count; i++) {
+		if (c->ups[i].state != UPLOAD_DONE || c->ups[i].pieces > 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* One PUT line and its bytes, read from the outbound spool file. */
+static int upload_piece(struct conn *c, size_t i)
+{
+	struct upload *u = &c->ups[i];
+	struct proto_request req = { .cmd = PROTO_CMD_PUT };
+	struct expect e = { .type = EXPECT_PUT, .item = i };
+	unsigned char buf[UPLOAD_FLUSH];
+	uint64_t left = u->size - u->next;
+	off_t pos = (off_t)u->next;
+	int fd, ret = 0;
+
+	if (left > c->run->set->send_piece)
+		left = c->run->set->send_piece;
+	memcpy(req.id, u->item.id, sizeof(req.id));
+	memcpy(req.digest, u->digest, sizeof(req.digest));
+	req.size = u->size;
+	req.offset = u->next;
+	req.length = left;
+	e.end = u->next + left;
+
+	fd = outbox_item_open(c->run->outbox, u->item.id);
+	if (fd < 0) {
+		fetch_log(c->run, "outbound id=%s: %s; left for later",
+			  u->item.id, strerror(errno));
+		u->state = UPLOAD_DONE;
+		return 0;
+	}
+	if (conn_send(c, &req, &e) < 0 || conn_write_out(c) < 0)
+		ret = -1;
+	while (ret == 0 && left > 0) {
+		size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, pos);
+
+		if (n <= 0) {
+			/* The file changed under us: the shore's digest
+			   check drops the upload. */
+			memset(buf, 0, want);
+			n = (ssize_t)want;
+		}
+		if (compressor_write(c->enc, buf, (size_t)n) < 0 ||
+		    compressor_flush(c->enc) < 0)
+			ret = -1;
+		pos += n;
+		left -= (uint64_t)n;
+		c->run->bytes_sent += (uint64_t)n;
+		fetch_progress(c->run, u->item.id, (uint64_t)pos, u->size,
+			       c->run->sent + 1, (unsigned int)c->up_count);
+	}
+	close(fd);
+	if (ret == 0 && compressor_write(c->enc, "\n", 1) < 0)
+		ret = -1;
+	u->next = e.end;
+	u->pieces++;
+	c->up_pieces++;
+	if (u->next == u->size)
+		u->state = UPLOAD_DONE;	/* its last reply decides */
+	return ret;
+}
+
+/* Keep UPLOAD_PIECES pieces in flight, one message after another. */
+static int upload_refill(struct conn *c)
+{
+	while (c->up_pieces < UPLOAD_PIECES && c->up_cur < c->up_count) {
+		struct upload *u = &c->ups[c->up_cur];
+
+		if (u->state == UPLOAD_ASKED)
+			break;		/* its HAVE is not answered yet */
+		if (u->state == UPLOAD_DONE) {
+			c->up_cur++;
+			continue;
+		}
+		if (upload_piece(c, c->up_cur) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void upload_sent(struct conn *c, struct upload *u, const char *how)
+{
+	if (outbox_item_remove(c->run->outbox, u->item.id) < 0)
+		fetch_log(c->run, "outbound id=%s: sent, but cannot remove "
+			  "it from the spool: %s", u->item.id,
+			  strerror(errno));
+	c->run->sent++;
+	c->progress = 1;
+	fetch_log(c->run, "sent id=%s size=%llu%s", u->item.id,
+		  (unsigned long long)u->size, how);
+}
+
+static int on_have_reply(struct conn *c, size_t i,
+			 const struct proto_reply *r)
+{
+	struct upload *u = &c->ups[i];
+
+	if (r->type == PROTO_REPLY_ERR) {
+		fetch_log(c->run, "outbound id=%s not taken now: %u %s",
+			  u->item.id, r->code, r->text);
+		c->run->temp_failures++;
+		u->state = UPLOAD_DONE;
+		return 0;
+	}
+	if (r->type != PROTO_REPLY_HAVE || strcmp(r->id, u->item.id) != 0) {
+		conn_fatal(c, EX_PROTOCOL, "protocol error", "bad HAVE reply");
+		return -1;
+	}
+	if (r->sent) {
+		upload_sent(c, u, " (by an earlier session)");
+		u->state = UPLOAD_DONE;
+		return 0;
+	}
+	/* More than the whole file: not our bytes; start again. */
+	u->next = r->offset <= u->size ? r->offset : 0;
+	u->state = UPLOAD_READY;
+	if (u->next > 0)
+		fetch_log(c->run, "outbound id=%s resumes at %llu of %llu",
+			  u->item.id, (unsigned long long)u->next,
+			  (unsigned long long)u->size);
+	return 0;
+}
+
+static int on_put_reply(struct conn *c, const struct expect *e,
+			const struct proto_reply *r)
+{
+	struct upload *u = &c->ups[e->item];
+
+	u->pieces--;
+	c->up_pieces--;
+	if (r->type == PROTO_REPLY_HAVE && !r->sent &&
+	    strcmp(r->id, u->item.id) == 0 && r->offset == e->end &&
+	    e->end < u->size) {
+		c->progress = 1;
+		return 0;
+	}
+	if (r->type == PROTO_REPLY_OK && e->end == u->size) {
+		upload_sent(c, u, "");
+		return 0;
+	}
+	if (r->type != PROTO_REPLY_ERR) {
+		conn_fatal(c, EX_PROTOCOL, "protocol error", "bad PUT reply");
+		return -1;
+	}
+	if (u->failed)
+		return 0;		/* a later piece of a failed upload */
+	fetch_log(c->run, "outbound id=%s: %u %s", u->item.id, r->code,
+		  r->text);
+	if (r->code == PROTO_ERR_DIGEST && !u->retried && u->pieces == 0) {
+		u->retried = 1;
+		u->next = 0;
+		u->state = UPLOAD_READY;
+		if (c->up_cur > e->item)
+			c->up_cur = e->item;
+		return 0;
+	}
+	/* XXX a message the shore refuses for good (554) stays in the
+	   outbound spool and is offered again every run: nobody bounces
+	   it to its sender yet, the admin has to look at the log. */
+	if (r->code == PROTO_ERR_REFUSED)
+		c->run->perm_failures++;
+	else
+		c->run->temp_failures++;
+	u->state = UPLOAD_DONE;
+	u->failed = 1;
+	return 0;
+}
+
+/* HAVE for each spooled message, smallest first, within the budget. */
+static int uploads_start(struct conn *c)
+{
+	struct fetch_run *run = c->run;
+	struct outbox_item *items = NULL;
+	size_t count = 0, i;
+
+	if (run->outbox == NULL || (c->caps & PROTO_CAP_SEND) == 0)
+		return 0;
+	if (outbox_list(run->outbox, &items, &count) < 0) {
+		fetch_log(run, "outbound spool: %s", strerror(errno));
+		return 0;
+	}
+	c->ups = calloc(count + 1, sizeof(*c->ups));
+	if (c->ups == NULL) {
+		free(items);
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		struct upload *u = &c->ups[c->up_count];
+		struct proto_request req = { .cmd = PROTO_CMD_HAVE };
+		struct expect e = { .type = EXPECT_HAVE, .item = c->up_count };
+
+		if (run->set->send_max_bytes > 0 && run->bytes_sent > 0 &&
+		    run->bytes_sent + items[i].size >
+		    run->set->send_max_bytes)
+			break;
+		u->item = items[i];
+		if (outbox_item_digest(run->outbox, u->item.id, u->digest,
+				       &u->size) < 0 ||
+		    u->size > PROTO_MESSAGE_MAX)
+			continue;	/* gone meanwhile, or absurd */
+		memcpy(req.id, u->item.id, sizeof(req.id));
+		if (conn_send(c, &req, &e) < 0) {
+			free(items);
+			return -1;
+		}
+		c->up_count++;
+	}
+	free(items);
+	return 0;
+}
+
+/* --- requests for held mail ----------------------------------------- */
+
+static int requests_start(struct conn *c)
+{
+	struct fetch_run *run = c->run;
+	size_t i;
+
+	if ((c->caps & PROTO_CAP_REQUEST) == 0)
+		return 0;
+	for (i = 0; i < run->request_count; i++) {
+		struct proto_request req = { .cmd = PROTO_CMD_REQUEST };
+		struct expect e = { .type = EXPECT_REQUEST, .item = i };
+
+		if (run->requests[i].done)
+			continue;
+		fetch_unmap_user(run->set, run->requests[i].user, req.ref.user,
+				 sizeof(req.ref.user));
+		memcpy(req.handle, run->requests[i].handle,
+		       sizeof(req.handle));
+		if (conn_send(c, &req, &e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int on_request_reply(struct conn *c, size_t i,
+			    const struct proto_reply *r)
+{
+	struct fetch_request *req = &c->run->requests[i];
+
+	if (r->type != PROTO_REPLY_OK && r->type != PROTO_REPLY_ERR) {
+		conn_fatal(c, EX_PROTOCOL, "protocol error",
+			   "bad REQUEST reply");
+		return -1;
+	}
+	if (r->type == PROTO_REPLY_ERR && r->code == PROTO_ERR_TEMP) {
+		fetch_log(c->run, "request user=%s handle=%s: %u %s (asked "
+			  "again next time)", req->user, req->handle, r->code,
+			  r->text);
+		c->run->temp_failures++;
+		return 0;
+	}
+	/* Released, or refused for good (unknown handle, not this ship):
+	   either way the request has had its answer. */
+	fetch_log(c->run, "request user=%s handle=%s: %s%s", req->user,
+		  req->handle, r->type == PROTO_REPLY_OK ? "" : "refused: ",
+		  r->text);
+	if (r->type == PROTO_REPLY_OK)
+		c->run->requested++;
+	fetch_request_done(c->run, req);
+	return 0;
+}
+
 /* Keep the pipeline full; QUIT once everything is answered. */
 static int conn_refill(struct conn *c)
 {
@@ -179,11 +519,13 @@ static int conn_refill(struct conn *c)
 		if (conn_send_fetch(c, c->next_ask++) < 0)
 			return -1;
 	}
+	if (!run->dry_run && upload_refill(c) < 0)
+		return -1;
 	/* The FETCH whose bytes are still arriving has left the queue
 	   already: in_flight counts it until its ACK is queued. */
 	if (c->offer_done && !c->quit_sent && c->next_ask >= c->planned &&
 	    c->q_head == c->q_tail && c->in_flight == 0 &&
-	    c->rd == READ_LINE) {
+	    c->rd == READ_LINE && !uploads_busy(c)) {
 		struct proto_request req = { .cmd = PROTO_CMD_QUIT };
 		struct expect e = { .type = EXPECT_QUIT };
 
@@ -246,6 +588,8 @@ static int offer_filter(struct conn *c)
 
 		switch (spool_state(c->run->spool, ref)) {
 		case SPOOL_NONE:
+		case SPOOL_DELIVERING:
+			/* Delivering: deliver() looks first. */
 			c->items[kept++] = c->items[i];
 			break;
 		case SPOOL_DELIVERED:
@@ -353,21 +697,73 @@ static void item_finish(struct conn *c, size_t i)
 	c->finished++;
 }
 
+/*
+ * A delivery whose outcome a dead run never learnt: look in the
+ * ship's mailboxes for the trace header.  1 when it is there, 0 when
+ * not, -1 when nobody can tell (the message waits for another run).
+ */
+static int delivered_before(struct conn *c, const struct proto_msgref *ref,
+			    const char *rcpt, const char *ref_value)
+{
+	char error[256];
+	int ret = fetch_find_delivered(c->run->set, rcpt, ref_value, error,
+				       sizeof(error));
+
+	if (ret < 0) {
+		fetch_log(c->run, "deferred user=%s uid=%u rcpt=%s: an "
+			  "earlier delivery may have gone through and "
+			  "cannot be checked: %s (kept in the spool)",
+			  ref->user, ref->uid, rcpt, error);
+		c->run->temp_failures++;
+	} else if (ret > 0) {
+		fetch_log(c->run, "found user=%s uid=%u rcpt=%s: delivered "
+			  "by an earlier run", ref->user, ref->uid, rcpt);
+	}
+	return ret;
+}
+
 static int deliver(struct conn *c, struct item *it, const char *digest)
 {
 	struct fetch_run *run = c->run;
 	const struct proto_msgref *ref = &it->plan.ref;
 	char path[4096], rcpt[PENDING_USER_MAX + 1], error[512];
-	enum lmtp_result ret;
+	char trace[128], *ref_value;
+	enum lmtp_result ret = LMTP_OK;
+	int found = 0;
 
 	spool_path(run->spool, ref, path, sizeof(path));
 	fetch_map_user(run->set, ref->user, rcpt, sizeof(rcpt));
-	ret = lmtp_deliver(run->set->lmtp, rcpt, path, run->set->lmtp_timeout,
-			   error, sizeof(error));
+	snprintf(trace, sizeof(trace), "%s: %s.%u.%u", FETCH_TRACE_HEADER,
+		 ref->guid, ref->uidvalidity, ref->uid);
+	ref_value = trace + strlen(FETCH_TRACE_HEADER) + 2;
+
+	if (spool_state(run->spool, ref) == SPOOL_DELIVERING) {
+		found = delivered_before(c, ref, rcpt, ref_value);
+		if (found < 0)
+			return 0;
+	}
+	if (!found) {
+		/* Durable before LMTP: a run that dies in the middle leaves
+		   this line to say "look before delivering again". */
+		if (spool_record(run->spool, ref, SPOOL_DELIVERING,
+				 digest) < 0)
+			goto journal_failed;
+		ret = lmtp_deliver(run->set->lmtp, rcpt, path, trace,
+				   run->set->lmtp_timeout, error,
+				   sizeof(error));
+	}
 	if (ret == LMTP_TEMPFAIL) {
 		fetch_log(run, "deferred user=%s uid=%u rcpt=%s: %s "
 			  "(kept in the spool)", ref->user, ref->uid, rcpt,
 			  error);
+		run->temp_failures++;
+		return spool_record(run->spool, ref, SPOOL_NONE, digest) < 0 ?
+			-1 : 0;
+	}
+	if (ret == LMTP_UNKNOWN) {
+		fetch_log(run, "deferred user=%s uid=%u rcpt=%s: %s (kept in "
+			  "the spool; the next run looks whether it arrived)",
+			  ref->user, ref->uid, rcpt, error);
 		run->temp_failures++;
 		return 0;
 	}
@@ -383,12 +779,8 @@ static int deliver(struct conn *c, struct item *it, const char *digest)
 
 	/* Durable before the ack leaves: this line is what prevents a
 	   second delivery if the ack is lost. */
-	if (spool_record(run->spool, ref, SPOOL_DELIVERED, digest) < 0) {
-		fetch_log(run, "journal write failed: %s", strerror(errno));
-		c->fatal = 1;
-		c->result_exit = EX_IOERR;
-		return -1;
-	}
+	if (spool_record(run->spool, ref, SPOOL_DELIVERED, digest) < 0)
+		goto journal_failed;
 	spool_remove(run->spool, ref);
 	run->delivered++;
 	fetch_log(run, "delivered user=%s uid=%u rcpt=%s size=%llu "
@@ -396,6 +788,12 @@ static int deliver(struct conn *c, struct item *it, const char *digest)
 		  (unsigned long long)c->data.size,
 		  (unsigned long long)(c->data.size - it->offset));
 	return conn_send_ack(c, ref);
+
+journal_failed:
+	fetch_log(run, "journal write failed: %s", strerror(errno));
+	c->fatal = 1;
+	c->result_exit = EX_IOERR;
+	return -1;
 }
 
 /* The bytes are all in: verify, deliver, ack. */
@@ -564,6 +962,12 @@ static int on_line(struct conn *c, const char *line, size_t len)
 	case EXPECT_QUIT:
 		c->done = 1;
 		return 0;
+	case EXPECT_REQUEST:
+		return on_request_reply(c, e.item, &r);
+	case EXPECT_HAVE:
+		return on_have_reply(c, e.item, &r);
+	case EXPECT_PUT:
+		return on_put_reply(c, &e, &r);
 	}
 	return -1;
 }
@@ -664,6 +1068,7 @@ static int conn_hello(struct conn *c, unsigned char *buf, size_t *len_r,
 					   "another protocol or version");
 				return -1;
 			}
+			c->caps = r.caps;
 			n = proto_request_format(line, sizeof(line), &req);
 			if (session_write(c->s, line, n) < 0)
 				return -1;
@@ -675,7 +1080,10 @@ static int conn_hello(struct conn *c, unsigned char *buf, size_t *len_r,
 			return -1;
 		}
 		c->dec = decompressor_new(r.compress, reader_feed, c);
-		if (c->dec == NULL)
+		c->enc = compressor_new(r.compress,
+					c->run->set->compress_level,
+					enc_sink, c);
+		if (c->dec == NULL || c->enc == NULL)
 			return -1;
 		*len_r = len;
 		*used_r = start;
@@ -683,7 +1091,8 @@ static int conn_hello(struct conn *c, unsigned char *buf, size_t *len_r,
 	}
 }
 
-/* Acks left over from earlier sessions, then OFFER, in one batch. */
+/* Acks left over from earlier sessions, the crew's requests, a HAVE
+   for each outbound message, then OFFER: one batch. */
 static int conn_start_batch(struct conn *c)
 {
 	struct proto_request req = { .cmd = PROTO_CMD_OFFER };
@@ -696,6 +1105,9 @@ static int conn_start_batch(struct conn *c)
 		if (conn_send_ack(c, ref) < 0)
 			return -1;
 	}
+	if (!c->run->dry_run &&
+	    (requests_start(c) < 0 || uploads_start(c) < 0))
+		return -1;
 	if (conn_send(c, &req, &e) < 0)
 		return -1;
 	return conn_flush(c);
@@ -743,9 +1155,11 @@ static void conn_free(struct conn *c)
 		close(c->spool_fd);
 	}
 	decompressor_free(&c->dec);
+	compressor_free(&c->enc);
 	session_close(&c->s);
 	free(c->queue);
 	free(c->items);
+	free(c->ups);
 }
 
 static int session_error_exit(enum session_error err)

@@ -3,6 +3,7 @@
  * session at a time and delivers it to the ship's Dovecot over LMTP.
  *
  *   shipmail-fetch [-c CONFIG] [--dry-run] [-q]
+ *   shipmail-fetch [-c CONFIG] request USER HANDLE...
  *
  * This file reads the settings (fetch_* in shipmail.conf), runs sessions
  * (fetch-conn.c) until the offer is done, reconnecting with exponential
@@ -15,14 +16,18 @@
  *   76 the shore broke the protocol   77 host key mismatch or unknown
  *   73/74 spool trouble, 78 configuration, 64 usage
  *
- * XXX outbound mail (ship to shore) and requests for held mail are not
- * carried yet: the ship's Postfix must relay over SMTP meanwhile.  The
- * protocol has room for them (a capability in a later version).
+ * The same sessions carry the ship's outbound spool ashore
+ * (outbound_spool_dir, filled by shipmail-outbound from the ship's
+ * Postfix) and the crew's requests for held mail, which the ship's
+ * Dovecot queues (doveadm shipmail requests) and which "request" adds
+ * to by hand.
  */
 #include "fetch.h"
 #include "spool.h"
+#include "outbox.h"
 #include "compress.h"
 #include "../common/config.h"
+#include "../common/spawn.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -91,37 +96,235 @@ struct map_search {
 	const char *user;
 	char *buf;
 	size_t size;
-	int found;
+	int found, backwards;
 };
 
 /* One fetch_user_map item: "shore-user=ship-user". */
 static void map_item(const char *item, size_t len, void *ctx)
 {
 	struct map_search *m = ctx;
-	const char *eq = memchr(item, '=', len);
-	size_t ulen = strlen(m->user);
+	const char *eq = memchr(item, '=', len), *key, *value;
+	size_t ulen = strlen(m->user), klen, vlen;
 
-	if (m->found || eq == NULL || (size_t)(eq - item) != ulen ||
-	    strncasecmp(item, m->user, ulen) != 0)
+	if (m->found || eq == NULL)
 		return;
-	len -= ulen + 1;
-	if (len == 0 || len >= m->size)
+	key = item;
+	klen = (size_t)(eq - item);
+	value = eq + 1;
+	vlen = len - klen - 1;
+	if (m->backwards) {
+		const char *k = key;
+		size_t kl = klen;
+
+		key = value;
+		klen = vlen;
+		value = k;
+		vlen = kl;
+	}
+	if (klen != ulen || strncasecmp(key, m->user, ulen) != 0 ||
+	    vlen == 0 || vlen >= m->size)
 		return;
-	memcpy(m->buf, eq + 1, len);
-	m->buf[len] = '\0';
+	memcpy(m->buf, value, vlen);
+	m->buf[vlen] = '\0';
 	m->found = 1;
 }
 
-void fetch_map_user(const struct fetch_settings *set, const char *user,
-		    char *buf, size_t size)
+static void map_user(const struct fetch_settings *set, const char *user,
+		     char *buf, size_t size, int backwards)
 {
-	struct map_search m = { user, buf, size, 0 };
+	struct map_search m = { user, buf, size, 0, backwards };
 	const char *map = config_get(set->cfg, "fetch_user_map", NULL);
 
 	if (map != NULL)
 		(void)config_list_foreach(map, map_item, &m);
 	if (!m.found)
 		snprintf(buf, size, "%s", user);
+}
+
+void fetch_map_user(const struct fetch_settings *set, const char *user,
+		    char *buf, size_t size)
+{
+	map_user(set, user, buf, size, 0);
+}
+
+void fetch_unmap_user(const struct fetch_settings *set, const char *user,
+		      char *buf, size_t size)
+{
+	map_user(set, user, buf, size, 1);
+}
+
+/* --- requests for held mail, through the ship's doveadm -------------- */
+
+/* Run "doveadm shipmail ARGS..." into out; 0 or -1 with error. */
+static int doveadm_shipmail(const struct fetch_settings *set,
+			    const char *const *args, char *out,
+			    size_t out_size, char *error, size_t error_size)
+{
+	size_t n = set->doveadm_argc, i, count = 0;
+	char **argv;
+	int ret;
+
+	while (args[count] != NULL)
+		count++;
+	argv = calloc(n + count + 4, sizeof(*argv));
+	if (argv == NULL) {
+		snprintf(error, error_size, "out of memory");
+		return -1;
+	}
+	memcpy(argv, set->doveadm_argv, n * sizeof(*argv));
+	argv[n++] = "-f";
+	argv[n++] = "tab";
+	argv[n++] = "shipmail";
+	for (i = 0; i < count; i++)
+		argv[n++] = (char *)args[i];
+	ret = spawn_capture(argv, set->lmtp_timeout, out, out_size, error,
+			    error_size);
+	free(argv);
+	return ret;
+}
+
+/* One row of "requests": username, handle, requested, origin, state. */
+static int request_row(struct fetch_run *run, char *line)
+{
+	char *user = line, *handle = strchr(line, '\t'), *end;
+	struct fetch_request *grown, *r;
+
+	if (handle == NULL)
+		return 0;
+	*handle++ = '\0';
+	end = strchr(handle, '\t');
+	if (end != NULL)
+		*end = '\0';
+	if (strcmp(user, "username") == 0)
+		return 0;		/* the header */
+	if (!handle_is_valid(handle, strlen(handle)) || *user == '\0' ||
+	    strlen(user) > PENDING_USER_MAX) {
+		fetch_log(run, "skipping a request: bad row from doveadm");
+		return 0;
+	}
+	grown = realloc(run->requests,
+			(run->request_count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	run->requests = grown;
+	r = &run->requests[run->request_count++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->user, sizeof(r->user), "%s", user);
+	memcpy(r->handle, handle, sizeof(r->handle));
+	return 0;
+}
+
+int fetch_requests_load(struct fetch_run *run)
+{
+	static const char *const args[] = { "requests", "-A", NULL };
+	char *out = malloc(FETCH_REQUESTS_OUT_MAX), error[256], *line;
+	int ret = 0;
+
+	if (out == NULL)
+		return -1;
+	if (doveadm_shipmail(run->set, args, out, FETCH_REQUESTS_OUT_MAX,
+			     error, sizeof(error)) < 0) {
+		fetch_log(run, "requests for held mail stay queued: doveadm: "
+			  "%s", error);
+		free(out);
+		return -1;
+	}
+	for (line = out; *line != '\0' && ret == 0;) {
+		size_t len = strcspn(line, "\n");
+		int last = line[len] == '\0';
+
+		line[len] = '\0';
+		ret = request_row(run, line);
+		line += len + (last ? 0 : 1);
+	}
+	free(out);
+	return ret;
+}
+
+void fetch_request_done(struct fetch_run *run, struct fetch_request *req)
+{
+	const char *args[] = { "requests-sent", "-u", req->user, req->handle,
+			       NULL };
+	char out[256], error[256];
+
+	req->done = 1;
+	if (doveadm_shipmail(run->set, args, out, sizeof(out), error,
+			     sizeof(error)) < 0)
+		fetch_log(run, "request user=%s handle=%s stays queued on the "
+			  "ship: doveadm: %s", req->user, req->handle, error);
+}
+
+/* shipmail-fetch request USER HANDLE...: queued for the next session. */
+static int request_command(const struct fetch_settings *set, int argc,
+			   char **argv)
+{
+	const char **args = calloc((size_t)argc + 4, sizeof(*args));
+	char out[4096], error[256];
+	int i, n = 0, ret;
+
+	if (args == NULL)
+		return EX_OSERR;
+	args[n++] = "requests-add";
+	args[n++] = "-u";
+	args[n++] = argv[0];
+	for (i = 1; i < argc; i++) {
+		if (!handle_is_valid(argv[i], strlen(argv[i]))) {
+			fprintf(stderr, "shipmail-fetch: %s: not a handle (20 "
+				"letters a-z and digits 2-7)\n", argv[i]);
+			free(args);
+			return EX_USAGE;
+		}
+		args[n++] = argv[i];
+	}
+	ret = doveadm_shipmail(set, args, out, sizeof(out), error,
+			       sizeof(error));
+	free(args);
+	if (ret < 0) {
+		fprintf(stderr, "shipmail-fetch: doveadm: %s\n", error);
+		return EX_TEMPFAIL;
+	}
+	fputs(out, stdout);
+	return EX_OK;
+}
+
+/* doveadm search prints "<mailbox GUID> <UID>" for each hit; anything
+   else it writes (warnings on stderr) is no hit. */
+static int output_has_hit(const char *out)
+{
+	while (*out != '\0') {
+		size_t hex = strspn(out, "0123456789abcdef");
+
+		if (hex == PENDING_GUID_LEN && out[hex] == ' ' &&
+		    out[hex + 1] >= '1' && out[hex + 1] <= '9')
+			return 1;
+		out += strcspn(out, "\n");
+		if (*out == '\n')
+			out++;
+	}
+	return 0;
+}
+
+int fetch_find_delivered(const struct fetch_settings *set, const char *rcpt,
+			 const char *ref_value, char *error,
+			 size_t error_size)
+{
+	char **argv = set->doveadm_argv, out[4096];
+	size_t n = set->doveadm_argc;
+	int ret;
+
+	argv[n] = "search";
+	argv[n + 1] = "-u";
+	argv[n + 2] = (char *)rcpt;
+	argv[n + 3] = "header";
+	argv[n + 4] = FETCH_TRACE_HEADER;
+	argv[n + 5] = (char *)ref_value;
+	argv[n + 6] = NULL;
+	ret = spawn_capture(argv, set->lmtp_timeout, out, sizeof(out),
+			    error, error_size);
+	argv[n] = NULL;
+	if (ret < 0)
+		return -1;
+	return output_has_hit(out);
 }
 
 /* --- settings ------------------------------------------------------- */
@@ -175,7 +378,7 @@ static int settings_read(const struct config *cfg, struct fetch_settings *set,
 			 struct settings_error *err)
 {
 	struct compress_list list = { 0, 0 };
-	unsigned int port;
+	unsigned int port, level;
 
 	memset(set, 0, sizeof(*set));
 	set->cfg = cfg;
@@ -232,7 +435,25 @@ static int settings_read(const struct config *cfg, struct fetch_settings *set,
 		return -1;
 	}
 	set->compress_mask = list.mask | 1u << PROTO_COMPRESS_NONE;
-	return 0;
+	set->outbound_dir = config_get(cfg, "outbound_spool_dir",
+				       "/var/spool/shipmail/outbound");
+	if (config_get_size(cfg, "fetch_send_max_bytes", 0,
+			    &set->send_max_bytes, err->text,
+			    sizeof(err->text)) < 0 ||
+	    config_get_size(cfg, "fetch_send_piece", 16384, &set->send_piece,
+			    err->text, sizeof(err->text)) < 0 ||
+	    get_count(cfg, "fetch_compress_level", 19, 22, &level, err) < 0)
+		return -1;
+	if (set->send_piece < 512 || set->send_piece > 1024 * 1024 ||
+	    level == 0) {
+		snprintf(err->text, sizeof(err->text), "fetch_send_piece: "
+			 "want 512 to 1M; fetch_compress_level: 1-22");
+		return -1;
+	}
+	set->compress_level = (int)level;
+	return config_get_command(cfg, "fetch_doveadm", "/usr/bin/doveadm", 6,
+				  &set->doveadm_argv, &set->doveadm_argc,
+				  err->text, sizeof(err->text));
 }
 
 /* --- the run -------------------------------------------------------- */
@@ -298,7 +519,8 @@ static int fetch_run(struct fetch_run *run)
 static void usage(void)
 {
 	fprintf(stderr, "usage: shipmail-fetch [-c CONFIG] [--dry-run] "
-		"[-q]\n");
+		"[-q]\n"
+		"       shipmail-fetch [-c CONFIG] request USER HANDLE...\n");
 	exit(EX_USAGE);
 }
 
@@ -320,6 +542,8 @@ int main(int argc, char *argv[])
 			run.dry_run = 1;
 		else if (strcmp(argv[i], "-q") == 0)
 			run.quiet = 1;
+		else if (strcmp(argv[i], "request") == 0 && i + 2 < argc)
+			break;
 		else
 			usage();
 	}
@@ -331,6 +555,12 @@ int main(int argc, char *argv[])
 		config_free(&cfg);
 		return EX_CONFIG;
 	}
+	if (i < argc) {
+		ret = request_command(&set, argc - i - 1, argv + i + 1);
+		config_command_free(&set.doveadm_argv);
+		config_free(&cfg);
+		return ret;
+	}
 	run.set = &set;
 	run.tty = !run.quiet && isatty(STDERR_FILENO);
 	run.started = time(NULL);
@@ -341,9 +571,17 @@ int main(int argc, char *argv[])
 	run.spool = spool_open(set.spool_dir, err.text, sizeof(err.text));
 	if (run.spool == NULL) {
 		fprintf(stderr, "shipmail-fetch: spool: %s\n", err.text);
+		config_command_free(&set.doveadm_argv);
 		config_free(&cfg);
 		return EX_CANTCREAT;
 	}
+	run.outbox = outbox_open(set.outbound_dir, err.text,
+				 sizeof(err.text));
+	if (run.outbox == NULL)
+		fetch_log(&run, "nothing goes ashore this run: outbound "
+			  "spool: %s", err.text);
+	if (!run.dry_run)
+		(void)fetch_requests_load(&run);
 	if (session_global_init() < 0) {
 		fprintf(stderr, "shipmail-fetch: libssh2 does not start\n");
 		ret = EX_SOFTWARE;
@@ -353,10 +591,16 @@ int main(int argc, char *argv[])
 	}
 	if (!run.dry_run)
 		fetch_log(&run, "done: delivered=%u acked=%u deferred=%u "
-			  "oversize_waiting=%u bytes=%llu exit=%d",
+			  "oversize_waiting=%u bytes=%llu sent=%u "
+			  "sent_bytes=%llu requested=%u exit=%d",
 			  run.delivered, run.acked, run.deferred, run.oversize,
-			  (unsigned long long)run.bytes_received, ret);
+			  (unsigned long long)run.bytes_received, run.sent,
+			  (unsigned long long)run.bytes_sent, run.requested,
+			  ret);
+	outbox_close(&run.outbox);
+	free(run.requests);
 	spool_close(&run.spool);
+	config_command_free(&set.doveadm_argv);
 	config_free(&cfg);
 	return ret;
 }

@@ -16,6 +16,10 @@
 
 struct config;
 struct spool;
+struct outbox;
+
+/* The header naming the shore's copy, put on every delivered message. */
+#define FETCH_TRACE_HEADER	"X-Shipmail-Ref"
 
 struct fetch_settings {
 	struct session_settings ssh;
@@ -28,19 +32,40 @@ struct fetch_settings {
 	unsigned int backoff, backoff_max;
 	unsigned int lmtp_timeout;
 	unsigned int pipeline;		/* FETCH requests in flight */
+	char **doveadm_argv;		/* fetch_doveadm, room for 6 more */
+	size_t doveadm_argc;
+	const char *outbound_dir;	/* the ship's outbound spool */
+	uint64_t send_max_bytes;	/* per run, 0: no limit */
+	uint64_t send_piece;		/* bytes per PUT */
+	int compress_level;		/* for what goes ashore */
 	const struct config *cfg;	/* for fetch_user_map */
+};
+
+/* What "doveadm shipmail requests -A" may print: about 1500 requests. */
+#define FETCH_REQUESTS_OUT_MAX	(128 * 1024)
+
+/* A crew's request for held mail, from the ship's Dovecot. */
+struct fetch_request {
+	char user[PENDING_USER_MAX + 1];	/* the ship's user */
+	char handle[SHIPMAIL_HANDLE_LEN + 1];
+	int done;				/* answered by the shore */
 };
 
 /* What one run has done so far, across its sessions. */
 struct fetch_run {
 	const struct fetch_settings *set;
 	struct spool *spool;
+	struct outbox *outbox;		/* NULL: nothing goes ashore */
+	struct fetch_request *requests;
+	size_t request_count;
 	int dry_run, quiet, tty;
 	time_t started, deadline;	/* deadline 0: none */
 
 	uint64_t bytes_planned;		/* message bytes planned */
 	uint64_t bytes_received;	/* message bytes that arrived */
 	unsigned int delivered, acked, deferred, oversize;
+	unsigned int sent, requested;
+	uint64_t bytes_sent;		/* message bytes that went ashore */
 	unsigned int temp_failures, perm_failures;
 	int protocol_error;
 	int budget_hit;
@@ -65,6 +90,26 @@ void fetch_log(struct fetch_run *run, const char *fmt, ...)
 void fetch_progress(struct fetch_run *run, const char *user,
 		    uint64_t have, uint64_t size, unsigned int done,
 		    unsigned int total);
+
+/*
+ * Whether the ship's Dovecot holds a message whose trace header
+ * (X-Shipmail-Ref) has this value, in any of rcpt's mailboxes: 1 yes,
+ * 0 no, -1 cannot tell (error set).
+ */
+int fetch_find_delivered(const struct fetch_settings *set, const char *rcpt,
+			 const char *ref_value, char *error,
+			 size_t error_size);
+
+/* The requests queued in the ship's Dovecot (doveadm shipmail
+   requests -A) into run->requests.  0, or -1 after logging why. */
+int fetch_requests_load(struct fetch_run *run);
+
+/* The shore has answered a request: drop it from the ship's queue. */
+void fetch_request_done(struct fetch_run *run, struct fetch_request *req);
+
+/* The shore's user for a ship user (fetch_user_map read backwards). */
+void fetch_unmap_user(const struct fetch_settings *set, const char *user,
+		      char *buf, size_t size);
 
 /* The ship's recipient for a shore user (fetch_user_map, else same). */
 void fetch_map_user(const struct fetch_settings *set, const char *user,

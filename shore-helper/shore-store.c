@@ -540,3 +540,65 @@ int store_ack(struct store *store, const struct proto_msgref *ref,
 	*text_r = "shipped";
 	return 0;
 }
+
+int store_request(struct store *store, const char *user, const char *handle,
+		  const char **text_r)
+{
+	struct dict_op_settings set;
+	struct dict_iterate_context *iter;
+	struct dict_transaction_context *trans;
+	char prefix[PENDING_KEY_MAX], value_buf[PENDING_VALUE_MAX + 1];
+	const char *key, *value, *error, *found_key = NULL;
+	const char *found_value = NULL;
+
+	if (!ship_users_match(store->users, user)) {
+		*text_r = "user is not on this ship";
+		return PROTO_ERR_FORBIDDEN;
+	}
+	if (pending_key_user_prefix(prefix, sizeof(prefix), user) == 0) {
+		*text_r = "bad user name";
+		return PROTO_ERR_SYNTAX;
+	}
+
+	/* One user's entries: a handful, so a scan is cheap. */
+	i_zero(&set);
+	iter = dict_iterate_init(store->dict, &set, prefix,
+				 DICT_ITERATE_FLAG_RECURSE);
+	while (found_key == NULL && dict_iterate(iter, &key, &value)) {
+		char name[PENDING_USER_MAX + 1];
+		struct pending_entry entry;
+		char *copy = t_strdup_noconst(value);
+
+		i_zero(&entry);
+		if (pending_key_parse(key, &entry, name, sizeof(name),
+				      &error) < 0 ||
+		    pending_value_decode(copy, &entry, &error) < 0 ||
+		    strcmp(entry.handle, handle) != 0)
+			continue;
+		entry.flags |= PENDING_FLAG_REQUESTED;
+		if (pending_value_encode(&entry, value_buf,
+					 sizeof(value_buf)) >=
+		    sizeof(value_buf))
+			continue;
+		found_key = t_strdup(key);
+		found_value = value_buf;
+	}
+	if (dict_iterate_deinit(&iter, &error) < 0) {
+		i_error("shipmail-shore: iterating %s: %s", prefix, error);
+		*text_r = "cannot read the pending index";
+		return PROTO_ERR_TEMP;
+	}
+	if (found_key == NULL) {
+		*text_r = "no held message with this handle";
+		return PROTO_ERR_NOT_FOUND;
+	}
+	trans = dict_transaction_begin(store->dict, &set);
+	dict_set(trans, found_key, found_value);
+	if (dict_transaction_commit(&trans, &error) < 0) {
+		i_error("shipmail-shore: dict set %s: %s", found_key, error);
+		*text_r = "cannot update the pending index";
+		return PROTO_ERR_TEMP;
+	}
+	*text_r = "requested";
+	return 0;
+}

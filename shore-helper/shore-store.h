@@ -45,6 +45,15 @@ int store_offer(struct store *store, store_offer_fn *fn, void *ctx,
 int store_fetch(struct store *store, const struct proto_request *req,
 		store_write_fn *write_fn, void *ctx, const char **error_r);
 
+/*
+ * Serve a REQUEST from the ship: the held message of user with this
+ * handle is released for the next OFFER (its entry gets the requested
+ * flag).  0 with *text_r, or a code: 404 when no pending message of
+ * the user has the handle.
+ */
+int store_request(struct store *store, const char *user, const char *handle,
+		  const char **text_r);
+
 /* Serve an ACK: shipped keyword set, index entry gone.  0 or a code. */
 int store_ack(struct store *store, const struct proto_msgref *ref,
 	      const char **text_r);

@@ -6,10 +6,12 @@
  *
  * It speaks the protocol of doc/protocol.md on stdin and stdout for as
  * long as the session lasts: a greeting, HELLO (version and
- * compression), then any number of pipelined OFFER, FETCH, ACK, QUIT.
- * Requests are read uncompressed; after HELLO every reply byte goes
- * through one compression stream, flushed whenever no request waits,
- * so that a pipelined batch costs one flush.
+ * compression), then any number of pipelined OFFER, FETCH, ACK,
+ * REQUEST, HAVE, PUT, QUIT.  After HELLO each direction is one
+ * compression stream: requests are decompressed as they come and fed
+ * to a small push parser (lines, and after a PUT line its bytes);
+ * replies are compressed and flushed whenever no request waits, so
+ * that a pipelined batch costs one flush.
  *
  * It never runs anything, takes no path from the peer, ignores
  * SSH_ORIGINAL_COMMAND, and serves only the users that shipmail.conf
@@ -35,8 +37,15 @@
 #include "compress.h"
 #include "ship-users.h"
 #include "shore-store.h"
+#include "shore-outbound.h"
 
 #define SHORE_OUT_BUF	65536
+
+enum input_state {
+	INPUT_LINE,
+	INPUT_PUT,			/* the bytes of a PUT */
+	INPUT_PUT_END,			/* the LF after them */
+};
 
 struct shore {
 	const char *ship;
@@ -45,16 +54,28 @@ struct shore {
 	int compress_level;
 	size_t flush_size, since_flush;
 
-	int hello_done;
+	int hello_done, ending;
 	struct compressor *out;
+	struct decompressor *in_dec;
 
-	unsigned char in[PROTO_LINE_MAX + 2];
-	size_t in_len;
+	/* Request reader */
+	enum input_state in_state;
+	char line[PROTO_LINE_MAX + 2];
+	size_t line_len;
+	uint64_t put_left;
+	int put_code;			/* the PUT's error, once its bytes
+					   are read */
+	const char *put_error;
+	char put_id[PROTO_ID_LEN + 1];
 
 	unsigned char obuf[SHORE_OUT_BUF];
 	size_t obuf_len;
-	uint64_t offered, acked;
+	uint64_t offered, acked, requested, sent;
 	char *dict_uri, *dovecot_config, *log_path;
+
+	struct shore_outbound_settings ob_set;
+	struct shore_outbound *outbound;
+	char *outbound_dir;
 };
 
 static char *strdup_or_null(const char *s)
@@ -157,6 +178,8 @@ static int reply_ok(struct shore *shore, const char *text)
 	return out_write(shore, line, len);
 }
 
+static int input_sink(void *ctx, const void *data, size_t len);
+
 static int handle_hello(struct shore *shore, const struct proto_request *req)
 {
 	char line[PROTO_LINE_MAX + 2];
@@ -177,7 +200,8 @@ static int handle_hello(struct shore *shore, const struct proto_request *req)
 	/* From here on, every reply byte is compressed. */
 	shore->out = compressor_new(method, shore->compress_level,
 				    out_sink, shore);
-	if (shore->out == NULL) {
+	shore->in_dec = decompressor_new(method, input_sink, shore);
+	if (shore->out == NULL || shore->in_dec == NULL) {
 		i_error("shipmail-shore: cannot start %s compression",
 			proto_compress_name(method));
 		return -1;
@@ -297,6 +321,85 @@ static int handle_ack(struct shore *shore, const struct proto_request *req)
 	return reply_ok(shore, text);
 }
 
+static int handle_request(struct shore *shore,
+			  const struct proto_request *req)
+{
+	const char *text;
+	int ret;
+
+	if (shore->store == NULL)
+		return reply_err(shore, PROTO_ERR_UNKNOWN, "not offered");
+	ret = store_request(shore->store, req->ref.user, req->handle, &text);
+	i_info("shipmail-shore: ship=%s request user=%s handle=%s: %s",
+	       shore->ship, req->ref.user, req->handle, text);
+	if (ret != 0)
+		return reply_err(shore, ret, text);
+	shore->requested++;
+	return reply_ok(shore, text);
+}
+
+static int handle_have(struct shore *shore, const struct proto_request *req)
+{
+	char line[PROTO_LINE_MAX + 2];
+	const char *error;
+	uint64_t have;
+	int sent, ret;
+
+	if (shore->outbound == NULL)
+		return reply_err(shore, PROTO_ERR_UNKNOWN,
+				 "outbound mail is not taken here");
+	ret = shore_outbound_have(shore->outbound, req->id, &have, &sent,
+				  &error);
+	if (ret != 0)
+		return reply_err(shore, ret, error);
+	return out_write(shore, line, proto_format_have(line, sizeof(line),
+							req->id, have, sent));
+}
+
+/* A PUT line: its bytes follow, whatever the answer will be. */
+static int handle_put(struct shore *shore, const struct proto_request *req)
+{
+	shore->put_code = 0;
+	shore->put_error = NULL;
+	memcpy(shore->put_id, req->id, sizeof(shore->put_id));
+	if (shore->outbound == NULL) {
+		shore->put_code = PROTO_ERR_UNKNOWN;
+		shore->put_error = "outbound mail is not taken here";
+	} else {
+		shore->put_code = shore_outbound_put_begin(shore->outbound,
+							   req,
+							   &shore->put_error);
+	}
+	shore->put_left = req->length;
+	shore->in_state = req->length > 0 ? INPUT_PUT : INPUT_PUT_END;
+	return 0;
+}
+
+/* A piece is in: HAVE while the upload is not whole, then OK sent. */
+static int put_done(struct shore *shore)
+{
+	char line[PROTO_LINE_MAX + 2];
+	const char *text = shore->put_error;
+	int code = shore->put_code, sent = 0;
+	uint64_t have = 0;
+
+	if (code == 0)
+		code = shore_outbound_put_end(shore->outbound, &text, &have,
+					      &sent);
+	if (code != 0) {
+		i_info("shipmail-shore: ship=%s upload id=%s refused: %d %s",
+		       shore->ship, shore->put_id, code, text);
+		return reply_err(shore, code, text);
+	}
+	if (!sent)
+		return out_write(shore, line, proto_format_have(
+			line, sizeof(line), shore->put_id, have, 0));
+	i_info("shipmail-shore: ship=%s upload id=%s: %s", shore->ship,
+	       shore->put_id, text);
+	shore->sent++;
+	return reply_ok(shore, text);
+}
+
 /* One request line; -1 ends the session. */
 static int handle_line(struct shore *shore, const char *line, size_t len)
 {
@@ -323,9 +426,115 @@ static int handle_line(struct shore *shore, const char *line, size_t len)
 		return handle_fetch(shore, &req);
 	case PROTO_CMD_ACK:
 		return handle_ack(shore, &req);
+	case PROTO_CMD_REQUEST:
+		return handle_request(shore, &req);
+	case PROTO_CMD_HAVE:
+		return handle_have(shore, &req);
+	case PROTO_CMD_PUT:
+		return handle_put(shore, &req);
 	default:
 		return reply_err(shore, PROTO_ERR_UNKNOWN, "unknown command");
 	}
+}
+
+/*
+ * Request bytes, decompressed.  Stops early (returning how much it
+ * used) right after the line that started compression, so that the
+ * caller sends the rest through the decompressor; -1 ends the session.
+ */
+static ssize_t input_bytes(struct shore *shore, const unsigned char *p,
+			   size_t len)
+{
+	int was_plain = shore->in_dec == NULL;
+	size_t pos = 0;
+
+	while (pos < len && !shore->ending) {
+		if (shore->in_state == INPUT_PUT) {
+			size_t n = len - pos;
+
+			if (n > shore->put_left)
+				n = (size_t)shore->put_left;
+			if (shore->put_code == 0)
+				shore_outbound_put_data(shore->outbound,
+							p + pos, n);
+			shore->put_left -= n;
+			pos += n;
+			if (shore->put_left == 0)
+				shore->in_state = INPUT_PUT_END;
+		} else if (shore->in_state == INPUT_PUT_END) {
+			int ret;
+
+			if (p[pos++] != '\n') {
+				(void)reply_err(shore, PROTO_ERR_SYNTAX,
+						"no LF after the PUT bytes");
+				return -1;
+			}
+			shore->in_state = INPUT_LINE;
+			T_BEGIN {
+				ret = put_done(shore);
+			} T_END;
+			if (ret < 0)
+				return -1;
+		} else if (p[pos] == '\n') {
+			int ret;
+
+			pos++;
+			T_BEGIN {
+				ret = handle_line(shore, shore->line,
+						  shore->line_len);
+			} T_END;
+			shore->line_len = 0;
+			if (ret < 0)
+				return -1;
+			if (was_plain && shore->in_dec != NULL)
+				break;
+		} else if (shore->line_len > PROTO_LINE_MAX) {
+			/* No resynchronising inside an endless line: say
+			   why, end. */
+			(void)reply_err(shore, PROTO_ERR_SYNTAX,
+					"line too long");
+			return -1;
+		} else {
+			shore->line[shore->line_len++] = (char)p[pos++];
+		}
+	}
+	return shore->ending ? -1 : (ssize_t)pos;
+}
+
+static int input_sink(void *ctx, const void *data, size_t len)
+{
+	struct shore *shore = ctx;
+
+	if (input_bytes(shore, data, len) < 0) {
+		shore->ending = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Bytes from stdin: plain until HELLO, then through the decompressor. */
+static int input_raw(struct shore *shore, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t used;
+
+		if (shore->in_dec != NULL) {
+			if (decompressor_feed(shore->in_dec, p, len) < 0) {
+				if (!shore->ending)
+					i_error("shipmail-shore: ship=%s: "
+						"corrupt request stream",
+						shore->ship);
+				return -1;
+			}
+			return 0;
+		}
+		used = input_bytes(shore, p, len);
+		if (used < 0)
+			return -1;
+		p += used;
+		len -= (size_t)used;
+	}
+	return 0;
 }
 
 static int input_waiting(void)
@@ -335,62 +544,32 @@ static int input_waiting(void)
 	return poll(&pfd, 1, 0) > 0;
 }
 
-/* Handle every complete line in the buffer; keep the rest. */
-static int handle_buffered(struct shore *shore)
-{
-	unsigned char *lf;
-	size_t pos = 0, i;
-
-	while ((lf = memchr(shore->in + pos, '\n',
-			    shore->in_len - pos)) != NULL) {
-		size_t len = (size_t)(lf - (shore->in + pos));
-		int ret;
-
-		T_BEGIN {
-			ret = handle_line(shore,
-					  (const char *)shore->in + pos, len);
-		} T_END;
-		if (ret < 0)
-			return -1;
-		pos += len + 1;
-	}
-
-	/* The rest (less than a line) to the front.  A byte loop: valgrind
-	   3.19 takes a fortified memmove for an overlapping memcpy. */
-	for (i = pos; i < shore->in_len; i++)
-		shore->in[i - pos] = shore->in[i];
-	shore->in_len -= pos;
-	if (shore->in_len > PROTO_LINE_MAX) {
-		/* No resynchronising inside an endless line: say why, end. */
-		(void)reply_err(shore, PROTO_ERR_SYNTAX, "line too long");
-		return -1;
-	}
-	return 0;
-}
-
 static int shore_serve(struct shore *shore)
 {
+	unsigned char buf[16384];
 	char line[PROTO_LINE_MAX + 2];
+	unsigned int caps = PROTO_CAP_REQUEST |
+		(shore->outbound != NULL ? PROTO_CAP_SEND : 0);
 	size_t len = proto_format_greeting(line, sizeof(line),
-					   compress_supported_mask());
+					   compress_supported_mask(), caps);
 
 	if (out_write(shore, line, len) < 0 || out_flush(shore) < 0)
 		return -1;
 	for (;;) {
-		ssize_t n = read(STDIN_FILENO, shore->in + shore->in_len,
-				 sizeof(shore->in) - shore->in_len);
+		ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		shore->in_len += (size_t)n;
-		if (handle_buffered(shore) < 0)
+		if (input_raw(shore, buf, (size_t)n) < 0)
 			break;
 		/* Flush once the pipelined batch is used up. */
 		if (!input_waiting() && out_flush(shore) < 0)
 			return -1;
 	}
+	if (shore->outbound != NULL)
+		shore_outbound_put_abort(shore->outbound);
 	(void)out_flush(shore);
 	return 0;
 }
@@ -450,6 +629,26 @@ static void shore_load_config(struct shore *shore, const char *path)
 	    level > 1024 * 1024)
 		config_die(path, "shore_flush_size: want 512 to 1M");
 	shore->flush_size = (size_t)level;
+	shore->outbound_dir = strdup_or_null(config_get(cfg,
+		"shore_outbound_dir", "/var/spool/shipmail/shore"));
+	shore->ob_set.dir = shore->outbound_dir;
+	shore->ob_set.ship = shore->ship;
+	if (config_get_command(cfg, "shore_sendmail", "/usr/sbin/sendmail", 0,
+			       &shore->ob_set.sendmail_argv,
+			       &shore->ob_set.sendmail_argc, error,
+			       sizeof(error)) < 0 ||
+	    config_get_seconds(cfg, "shore_sendmail_timeout", 300,
+			       &shore->ob_set.sendmail_timeout, error,
+			       sizeof(error)) < 0 ||
+	    config_get_size(cfg, "shore_outbound_max_size", 50 * 1024 * 1024,
+			    &shore->ob_set.max_size, error,
+			    sizeof(error)) < 0 ||
+	    config_get_seconds(cfg, "shore_outbound_keep", 30 * 86400,
+			       &shore->ob_set.keep, error,
+			       sizeof(error)) < 0)
+		config_die(path, error);
+	if (shore->ob_set.max_size > PROTO_MESSAGE_MAX)
+		config_die(path, "shore_outbound_max_size: at most 2G");
 	shore->dict_uri = strdup_or_null(config_get(cfg, "shore_dict", NULL));
 	shore->dovecot_config = strdup_or_null(
 		config_get(cfg, "shore_dovecot_config", NULL));
@@ -459,6 +658,10 @@ static void shore_load_config(struct shore *shore, const char *path)
 
 static void shore_free(struct shore *shore)
 {
+	shore_outbound_free(&shore->outbound);
+	config_command_free(&shore->ob_set.sendmail_argv);
+	free(shore->outbound_dir);
+	decompressor_free(&shore->in_dec);
 	compressor_free(&shore->out);
 	if (shore->store != NULL)
 		store_deinit(&shore->store);
@@ -499,11 +702,24 @@ int main(int argc, char *argv[])
 		i_fatal_status(EX_TEMPFAIL, "shipmail-shore: ship=%s: "
 			       "cannot open the mail store", ship);
 	}
+	{
+		char error[256];
+
+		shore.outbound = shore_outbound_open(&shore.ob_set, error,
+						     sizeof(error));
+		if (shore.outbound == NULL)
+			i_warning("shipmail-shore: ship=%s: outbound mail is "
+				  "not taken: shore_outbound_dir: %s", ship,
+				  error);
+	}
 	i_info("shipmail-shore: ship=%s session start", ship);
 	ret = shore_serve(&shore);
 	i_info("shipmail-shore: ship=%s session end: offered=%llu "
-	       "acked=%llu", ship, (unsigned long long)shore.offered,
-	       (unsigned long long)shore.acked);
+	       "acked=%llu requested=%llu sent=%llu", ship,
+	       (unsigned long long)shore.offered,
+	       (unsigned long long)shore.acked,
+	       (unsigned long long)shore.requested,
+	       (unsigned long long)shore.sent);
 
 	shore_free(&shore);
 	master_service_deinit(&master_service);

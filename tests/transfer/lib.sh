@@ -29,7 +29,11 @@ shore_ship_ship2 = @ship2.example
 shore_dovecot_config = $LAB/shore/dovecot/dovecot.conf
 shore_log = $LAB/shore/shipmail-shore.log
 shore_compress_level = ${XT_LEVEL:-19}
+shore_outbound_dir = $LAB/shore/outbound
+shore_sendmail = /usr/sbin/sendmail -C $LAB/shore/postfix/etc
 # ship
+outbound_spool_dir = $LAB/ship/outbound
+fetch_doveadm = /usr/bin/doveadm -c $LAB/ship/dovecot/dovecot.conf
 fetch_host = 127.0.0.1
 fetch_port = $LINK_SSH_PORT
 fetch_user = vmail
@@ -61,7 +65,24 @@ xt_start() {
 	lab_start_shore || exit 1
 	touch "$LAB/shore/shipmail-shore.log"
 	chown vmail "$LAB/shore/shipmail-shore.log"
+	mkdir -p "$LAB/shore/outbound"
+	chown vmail "$LAB/shore/outbound"
+	xt_shore_sendmail || exit 1
 	lab_start_ship || exit 1
+}
+
+# Postfix's sendmail, run by vmail (shipmail-shore) with the lab's
+# config directory, insists that the default main.cf lists that
+# directory: give this lab's mount namespace a default that does.
+xt_shore_sendmail() {
+	local etc=$LAB/etc-postfix
+	mkdir -p "$etc" || return 1
+	if [ -d /etc/postfix ]; then
+		cp -a /etc/postfix/. "$etc/" || return 1
+	fi
+	echo "alternate_config_directories = $SHORE_POSTFIX_DIR $SHIP_POSTFIX_DIR" \
+		>>"$etc/main.cf"
+	mkdir -p /etc/postfix && mount --bind "$etc" /etc/postfix
 }
 
 xt_mail() {
