@@ -4,9 +4,11 @@
 #
 #   xt_start USER...      lab_init; USER on shore and ship (ship1 or ship2
 #                         addresses); the shore's Dovecot with the shipmail
-#                         plugin; shipmail.conf for both sides; both sites
-#                         up, the link emulator at $XT_LINK_OPTS (default:
-#                         fast, so that tests are quick)
+#                         plugin (the ship's too when XT_SHIP_PLUGIN is
+#                         set: its plugin {} lines); shipmail.conf for
+#                         both sides; both sites up, the link emulator at
+#                         $XT_LINK_OPTS (default: fast, so that tests are
+#                         quick)
 #   xt_mail USER N [SIZE] delivers N generated messages to USER on shore
 #   xt_fetch [ARGS...]    runs shipmail-fetch with the lab's shipmail.conf;
 #                         output in $LAB/fetch.out, exit code returned
@@ -59,6 +61,12 @@ xt_start() {
 		lab_user ship "$u" || exit 1
 	done
 	LAB_SHORE_DOVECOT_CONF=$(shipmail_plugin_conf shore) || exit 1
+	# The plugin on the ship too: the crew's requests for held mail.
+	if [ -n "${XT_SHIP_PLUGIN:-}" ]; then
+		LAB_SHIP_DOVECOT_CONF=$(SHIPMAIL_PLUGIN_EXTRA=$XT_SHIP_PLUGIN \
+			shipmail_plugin_conf ship) || exit 1
+		export LAB_SHIP_DOVECOT_CONF
+	fi
 	LAB_SHIPMAIL_CONF=$(xt_conf)
 	LAB_LINK_OPTS=${XT_LINK_OPTS:---rate 0 --delay 5}
 	export LAB_SHORE_DOVECOT_CONF LAB_SHIPMAIL_CONF LAB_LINK_OPTS

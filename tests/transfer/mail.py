@@ -5,6 +5,10 @@
   mail.py lmtp SOCKET FILE RCPT [...]    deliver FILE to each RCPT over LMTP
   mail.py compare SHORE_DIR SHIP_DIR     check that every shore message
                                          arrived once, byte for byte
+  mail.py sent SENT_DIR MAIL_DIR         check that every file
+                                         SENT_DIR/<rcpt>/<name> is in rcpt's
+                                         Maildir under MAIL_DIR once, with
+                                         the sender <name>'s first part
 
 compare reads Maildir files (Dovecot stores LF line ends).  A ship
 message matches a shore message when it ends with exactly its bytes and
@@ -114,12 +118,45 @@ def compare(shore_dir, ship_dir):
     sys.exit(1 if problems else 0)
 
 
+def sent(sent_dir, mail_dir):
+    """Outbound mail: each sent file once in its recipient's mailbox."""
+    stored = [(owner(p), open(p, "rb").read()) for p in maildir_files(mail_dir)]
+    problems = 0
+    expected = {}
+    for rcpt in sorted(os.listdir(sent_dir)):
+        for name in sorted(os.listdir(os.path.join(sent_dir, rcpt))):
+            data = open(os.path.join(sent_dir, rcpt, name), "rb").read()
+            data = data.replace(b"\r\n", b"\n")
+            sender = name.split(",")[0]
+            expected[rcpt] = expected.get(rcpt, 0) + 1
+            hits = [s for u, s in stored if u == rcpt and s.endswith(data)
+                    and only_headers(s[:len(s) - len(data)])]
+            if len(hits) != 1:
+                problems += 1
+                print("%s: a message from %s is there %d times"
+                      % (rcpt, sender, len(hits)))
+                continue
+            if b"Return-Path: <%s>" % sender.encode() not in hits[0][:2048]:
+                problems += 1
+                print("%s: the message from %s has another envelope sender"
+                      % (rcpt, sender))
+    for rcpt, n in expected.items():
+        have = sum(1 for u, _ in stored if u == rcpt)
+        if have != n:
+            problems += 1
+            print("%s: %d messages, %d sent" % (rcpt, have, n))
+    print("sent=%d problems=%d" % (sum(expected.values()), problems))
+    sys.exit(1 if problems else 0)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "make":
         make(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     elif cmd == "lmtp":
         lmtp(sys.argv[2], sys.argv[3], sys.argv[4:])
+    elif cmd == "sent":
+        sent(sys.argv[2], sys.argv[3])
     elif cmd == "compare":
         compare(sys.argv[2], sys.argv[3])
     else:
