@@ -130,6 +130,7 @@ struct conn {
 	char out[8192];
 	size_t out_len;
 	struct compressor *enc;		/* after HELLO: all we send */
+	int enc_pending;		/* written to enc, not flushed */
 	unsigned int caps;		/* the shore's greeting */
 
 	/* The outbound spool's messages, smallest first */
@@ -151,6 +152,13 @@ static int enc_sink(void *ctx, const void *data, size_t len)
 	return session_write(c->s, data, len);
 }
 
+/* Bytes into the compression stream; they leave at the next flush. */
+static int conn_compress(struct conn *c, const void *data, size_t len)
+{
+	c->enc_pending = 1;
+	return compressor_write(c->enc, data, len);
+}
+
 /* Buffered lines out, through the compression stream once it runs. */
 static int conn_write_out(struct conn *c)
 {
@@ -161,16 +169,20 @@ static int conn_write_out(struct conn *c)
 		return 0;
 	if (c->enc == NULL)
 		return session_write(c->s, c->out, len);
-	return compressor_write(c->enc, c->out, len);
+	return conn_compress(c, c->out, len);
 }
 
+/* Everything written so far onto the link.  The stream may hold bytes
+   that went in without a line of c->out (the end of a PUT): a reply
+   that waits for them would otherwise never come. */
 static int conn_flush(struct conn *c)
 {
-	if (c->out_len == 0)
-		return 0;
 	if (conn_write_out(c) < 0)
 		return -1;
-	return c->enc == NULL ? 0 : compressor_flush(c->enc);
+	if (c->enc == NULL || !c->enc_pending)
+		return 0;
+	c->enc_pending = 0;
+	return compressor_flush(c->enc);
 }
 
 static int conn_expect(struct conn *c, const struct expect *e)
@@ -279,8 +291,8 @@ static int upload_piece(struct conn *c, size_t i)
 			memset(buf, 0, want);
 			n = (ssize_t)want;
 		}
-		if (compressor_write(c->enc, buf, (size_t)n) < 0 ||
-		    compressor_flush(c->enc) < 0)
+		if (conn_compress(c, buf, (size_t)n) < 0 ||
+		    conn_flush(c) < 0)
 			ret = -1;
 		pos += n;
 		left -= (uint64_t)n;
@@ -289,7 +301,7 @@ static int upload_piece(struct conn *c, size_t i)
 			       c->run->sent + 1, (unsigned int)c->up_count);
 	}
 	close(fd);
-	if (ret == 0 && compressor_write(c->enc, "\n", 1) < 0)
+	if (ret == 0 && conn_compress(c, "\n", 1) < 0)
 		ret = -1;
 	u->next = e.end;
 	u->pieces++;
