@@ -55,7 +55,8 @@ EOF2
 
 xt_start() {
 	local u
-	lab_init || exit 1
+	# A test may have called lab_init itself, to prepare the lab.
+	[ -n "${LAB:-}" ] || lab_init || exit 1
 	for u in "$@"; do
 		lab_user shore "$u" || exit 1
 		lab_user ship "$u" || exit 1

@@ -3,6 +3,8 @@
 
   mail.py make SEED SIZE TO              print a realistic-looking message
   mail.py lmtp SOCKET FILE RCPT [...]    deliver FILE to each RCPT over LMTP
+  mail.py smtp PORT FILE FROM RCPT [...] send FILE, byte for byte, over SMTP
+                                         to 127.0.0.1:PORT
   mail.py compare SHORE_DIR SHIP_DIR     check that every shore message
                                          arrived once, byte for byte
   mail.py sent SENT_DIR MAIL_DIR         check that every file
@@ -66,6 +68,18 @@ def lmtp(socket, path, rcpts):
         data = f.read()
     conn = smtplib.LMTP(socket)
     refused = conn.sendmail("sender@shore.example", rcpts, data)
+    conn.quit()
+    if refused:
+        sys.exit("refused: %r" % refused)
+
+
+def smtp(port, path, sender, rcpts):
+    # smtplib sends the bytes as they are (swaks adds a line end of its
+    # own before the dot, which a byte-for-byte check then finds).
+    with open(path, "rb") as f:
+        data = f.read()
+    conn = smtplib.SMTP("127.0.0.1", int(port))
+    refused = conn.sendmail(sender, rcpts, data)
     conn.quit()
     if refused:
         sys.exit("refused: %r" % refused)
@@ -155,6 +169,8 @@ if __name__ == "__main__":
         make(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     elif cmd == "lmtp":
         lmtp(sys.argv[2], sys.argv[3], sys.argv[4:])
+    elif cmd == "smtp":
+        smtp(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     elif cmd == "sent":
         sent(sys.argv[2], sys.argv[3])
     elif cmd == "compare":
