@@ -42,6 +42,8 @@
 /* PUT pieces in flight, and raw bytes between flushes inside one. */
 #define UPLOAD_PIECES	2
 #define UPLOAD_FLUSH	4096
+/* Seconds between two looks for a delivery of unknown outcome. */
+#define LOOKUP_SETTLE	2
 
 enum expect_type {
 	EXPECT_OFFER,
@@ -713,6 +715,12 @@ static void item_finish(struct conn *c, size_t i)
  * A delivery whose outcome a dead run never learnt: look in the
  * ship's mailboxes for the trace header.  1 when it is there, 0 when
  * not, -1 when nobody can tell (the message waits for another run).
+ *
+ * The LMTP server of a run that was killed after the final dot may
+ * still be storing the message: "not there" is believed only when a
+ * second look, LOOKUP_SETTLE seconds later, says it too.
+ * XXX a save that takes longer than that (a ship's disk that hangs)
+ * still ends up in the mailbox twice.
  */
 static int delivered_before(struct conn *c, const struct proto_msgref *ref,
 			    const char *rcpt, const char *ref_value)
@@ -720,6 +728,12 @@ static int delivered_before(struct conn *c, const struct proto_msgref *ref,
 	char error[256];
 	int ret = fetch_find_delivered(c->run->set, rcpt, ref_value, error,
 				       sizeof(error));
+
+	if (ret == 0) {
+		sleep(LOOKUP_SETTLE);
+		ret = fetch_find_delivered(c->run->set, rcpt, ref_value,
+					   error, sizeof(error));
+	}
 
 	if (ret < 0) {
 		fetch_log(c->run, "deferred user=%s uid=%u rcpt=%s: an "
