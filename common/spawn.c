@@ -210,16 +210,23 @@ first_line(char *output)
 	return output;
 }
 
+/*
+ * 0 when the command exited 0, -1 with error set otherwise; *ran_r is
+ * 0 when execve failed (the child's exit status is then its own 127,
+ * not the command's).
+ */
 static int
 child_result(struct child *c, int status, int timed_out, char *output,
-	     char *error, size_t size)
+	     char *error, size_t size, int *ran_r)
 {
 	int exec_errno = 0;
 
+	*ran_r = 1;
 	if (read(c->exec_fd, &exec_errno, sizeof(exec_errno)) ==
 	    (ssize_t)sizeof(exec_errno)) {
 		snprintf(error, size, "cannot execute: %s",
 			 strerror(exec_errno));
+		*ran_r = 0;
 		return -1;
 	}
 	if (timed_out) {
@@ -246,7 +253,7 @@ spawn(char *const argv[], int input_fd, const char *input, size_t input_len,
 {
 	struct child c;
 	long long deadline = now_ms() + (long long)timeout_secs * 1000;
-	int status = 0, timed_out, rc;
+	int status = 0, timed_out, rc, ran;
 
 	*exit_r = -1;
 	if (child_start(&c, argv, input_fd, error, error_size) < 0)
@@ -262,10 +269,11 @@ spawn(char *const argv[], int input_fd, const char *input, size_t input_len,
 	if (child_reap(&c, timed_out ? 0 : deadline, &status) < 0)
 		timed_out = 1;
 
-	rc = child_result(&c, status, timed_out, output, error, error_size);
+	rc = child_result(&c, status, timed_out, output, error, error_size,
+			  &ran);
 	if (rc < 0 || timed_out || !WIFEXITED(status))
 		output[0] = '\0';
-	if (!timed_out && WIFEXITED(status))
+	if (ran && !timed_out && WIFEXITED(status))
 		*exit_r = WEXITSTATUS(status);
 	close(c.exec_fd);
 	return rc;

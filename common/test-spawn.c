@@ -67,6 +67,37 @@ test_spawn_failures_are_explained(void)
 	test_end();
 }
 
+/* The shore tells a temporary failure (75, or no exit of the command's
+   own) from a refusal for good by this status. */
+static void
+test_spawn_fd_exit_status(void)
+{
+	const char *false_argv[] = { "/bin/false", NULL };
+	const char *missing[] = { "/nonexistent/sendmail", "-i", NULL };
+	const char *tempfail[] = { "/bin/sh", "-c", "exit 75", NULL };
+	const char *sleeper[] = { "/bin/sleep", "30", NULL };
+	int fd = open("/dev/null", O_RDONLY), status;
+
+	test_begin("spawn: the exit status with a file as input; -1 when "
+		   "the command never ran to its exit");
+	test_assert(fd >= 0);
+	test_assert(spawn_run_fd((char *const *)false_argv, fd, 10, &status,
+				 error, sizeof(error)) < 0);
+	test_assert(status == 1);
+	test_assert(spawn_run_fd((char *const *)tempfail, fd, 10, &status,
+				 error, sizeof(error)) < 0);
+	test_assert(status == 75);
+	test_assert(spawn_run_fd((char *const *)missing, fd, 10, &status,
+				 error, sizeof(error)) < 0);
+	test_assert(status == -1);
+	test_assert_str(error, "cannot execute: No such file or directory");
+	test_assert(spawn_run_fd((char *const *)sleeper, fd, 1, &status,
+				 error, sizeof(error)) < 0);
+	test_assert(status == -1);
+	close(fd);
+	test_end();
+}
+
 static void
 test_spawn_timeout_kills(void)
 {
@@ -106,6 +137,7 @@ main(void)
 	static void (*const tests[])(void) = {
 		test_spawn_input_reaches_command,
 		test_spawn_failures_are_explained,
+		test_spawn_fd_exit_status,
 		test_spawn_timeout_kills,
 		test_spawn_unread_input_and_fds,
 		NULL

@@ -13,7 +13,8 @@
  * replies are compressed and flushed whenever no request waits, so
  * that a pipelined batch costs one flush.
  *
- * It never runs anything, takes no path from the peer, ignores
+ * It runs nothing but shore_sendmail (without a shell, for the ship's
+ * outbound mail), takes no path from the peer, ignores
  * SSH_ORIGINAL_COMMAND, and serves only the users that shipmail.conf
  * gives the ship (shore_ship_NAME).  Dovecot's own options are not
  * taken from the command line: shore_dovecot_config in shipmail.conf
