@@ -401,6 +401,12 @@ static int put_done(struct shore *shore)
 	return reply_ok(shore, text);
 }
 
+static int is_put(const char *line, size_t len)
+{
+	return len >= 3 && memcmp(line, "PUT", 3) == 0 &&
+		(len == 3 || line[3] == ' ');
+}
+
 /* One request line; -1 ends the session. */
 static int handle_line(struct shore *shore, const char *line, size_t len)
 {
@@ -409,6 +415,12 @@ static int handle_line(struct shore *shore, const char *line, size_t len)
 	int code;
 
 	code = proto_request_parse(line, len, &req, &error);
+	if (code != 0 && is_put(line, len)) {
+		/* Its bytes follow, but how many is not known: whatever
+		   comes next cannot be read as requests. */
+		(void)reply_err(shore, code, error);
+		return -1;
+	}
 	if (code != 0)
 		return reply_err(shore, code, error);
 	if (req.cmd == PROTO_CMD_HELLO)
