@@ -29,6 +29,7 @@
 #include "../common/config.h"
 #include "../common/spawn.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -268,6 +269,10 @@ static int request_command(const struct fetch_settings *set, int argc,
 	args[n++] = "-u";
 	args[n++] = argv[0];
 	for (i = 1; i < argc; i++) {
+		/* Handles are lower case; one copied from a notice in
+		   capitals is the same handle. */
+		for (char *p = argv[i]; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
 		if (!handle_is_valid(argv[i], strlen(argv[i]))) {
 			fprintf(stderr, "shipmail-fetch: %s: not a handle (20 "
 				"letters a-z and digits 2-7)\n", argv[i]);
@@ -575,9 +580,13 @@ int main(int argc, char *argv[])
 		config_free(&cfg);
 		return EX_CANTCREAT;
 	}
-	run.outbox = outbox_open(set.outbound_dir, err.text,
+	/* Not made here: shipmail-outbound makes it, as the mail user,
+	   with the first message; until then there is nothing to send. */
+	run.outbox = outbox_open(set.outbound_dir, 0, err.text,
 				 sizeof(err.text));
-	if (run.outbox == NULL)
+	if (run.outbox != NULL && !run.dry_run)
+		outbox_clean_tmp(run.outbox, OUTBOX_TMP_MAX_AGE);
+	else if (run.outbox == NULL && errno != ENOENT)
 		fetch_log(&run, "nothing goes ashore this run: outbound "
 			  "spool: %s", err.text);
 	if (!run.dry_run)

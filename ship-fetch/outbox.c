@@ -32,17 +32,17 @@ struct outbox_writer {
 	unsigned char buf[OUTBOX_WRITE_BUF];
 };
 
-/* mkdir (if missing) and open a directory below parent_fd. */
+/* Open a directory below parent_fd, first making it when create is set. */
 static int
-open_subdir(int parent_fd, const char *name)
+open_subdir(int parent_fd, const char *name, int create)
 {
-	if (mkdirat(parent_fd, name, 0700) < 0 && errno != EEXIST)
+	if (create && mkdirat(parent_fd, name, 0700) < 0 && errno != EEXIST)
 		return -1;
 	return openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 struct outbox *
-outbox_open(const char *dir, char *error, size_t error_size)
+outbox_open(const char *dir, int create, char *error, size_t error_size)
 {
 	struct outbox *box = calloc(1, sizeof(*box));
 
@@ -52,20 +52,26 @@ outbox_open(const char *dir, char *error, size_t error_size)
 		return NULL;
 	}
 	box->tmp_fd = box->new_fd = -1;
-	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	if ((create && mkdir(dir, 0700) < 0 && errno != EEXIST) ||
 	    (box->dir_fd = open(dir, O_RDONLY | O_DIRECTORY |
 				O_CLOEXEC)) < 0) {
+		int err = errno;
+
 		snprintf(error, error_size, "outbox %s: %s", dir,
-			 strerror(errno));
+			 strerror(err));
 		box->dir_fd = -1;
 		outbox_close(&box);
+		errno = err;
 		return NULL;
 	}
-	if ((box->tmp_fd = open_subdir(box->dir_fd, "tmp")) < 0 ||
-	    (box->new_fd = open_subdir(box->dir_fd, "new")) < 0) {
+	if ((box->tmp_fd = open_subdir(box->dir_fd, "tmp", create)) < 0 ||
+	    (box->new_fd = open_subdir(box->dir_fd, "new", create)) < 0) {
+		int err = errno;
+
 		snprintf(error, error_size, "outbox %s/%s: %s", dir,
-			 box->tmp_fd < 0 ? "tmp" : "new", strerror(errno));
+			 box->tmp_fd < 0 ? "tmp" : "new", strerror(err));
 		outbox_close(&box);
+		errno = err;
 		return NULL;
 	}
 	return box;

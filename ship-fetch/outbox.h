@@ -26,9 +26,14 @@
 
 struct outbox;
 
-/* Open dir, creating it, tmp/ and new/ (0700) if missing.  NULL with
-   error set. */
-struct outbox *outbox_open(const char *dir, char *error, size_t error_size);
+/*
+ * Open dir and its tmp/ and new/.  The writer (shipmail-outbound, as the
+ * mail user) passes create to make what is missing (0700); the reader
+ * does not, so that a run as root never makes directories the writer
+ * cannot use.  NULL with error set and errno (ENOENT: not made yet).
+ */
+struct outbox *outbox_open(const char *dir, int create, char *error,
+			   size_t error_size);
 void outbox_close(struct outbox **box);
 
 /*
@@ -86,7 +91,10 @@ int outbox_item_digest(struct outbox *box, const char *id, char hex[65],
    as success: it was removed before). */
 int outbox_item_remove(struct outbox *box, const char *id);
 
-/* Remove tmp/ files older than secs (left by a killed writer). */
+/* Remove tmp/ files older than secs (left by a killed writer).
+   shipmail-fetch uses OUTBOX_TMP_MAX_AGE: no writer takes a day, Postfix
+   gives up on an LMTP session long before. */
+#define OUTBOX_TMP_MAX_AGE	(24 * 60 * 60)
 void outbox_clean_tmp(struct outbox *box, unsigned int secs);
 
 #endif

@@ -1023,7 +1023,7 @@ main(int argc, char **argv)
 		return refuse_session(s->hostname, EX_CONFIG, error);
 	if (settings_load(&s->set, cfg, error, sizeof(error)) < 0)
 		return refuse_session(s->hostname, EX_CONFIG, error);
-	if ((s->box = outbox_open(s->set.spool_dir, error,
+	if ((s->box = outbox_open(s->set.spool_dir, 1, error,
 				  sizeof(error))) == NULL)
 		return refuse_session(s->hostname, EX_TEMPFAIL, error);
 

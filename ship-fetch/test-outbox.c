@@ -68,7 +68,7 @@ test_open_creates(void)
 
 	test_begin("outbox: open creates the directory, tmp/ and new/, 0700");
 	snprintf(path, sizeof(path), "%s/spool", base);
-	box = outbox_open(path, error, sizeof(error));
+	box = outbox_open(path, 1, error, sizeof(error));
 	test_assert(box != NULL);
 	test_assert(stat(path, &st) == 0 && (st.st_mode & 0777) == 0700);
 	snprintf(path, sizeof(path), "%s/spool/new", base);
@@ -77,11 +77,33 @@ test_open_creates(void)
 	test_assert(box == NULL);
 	/* Again, over what exists. */
 	snprintf(path, sizeof(path), "%s/spool", base);
-	box = outbox_open(path, error, sizeof(error));
+	box = outbox_open(path, 1, error, sizeof(error));
 	test_assert(box != NULL);
 	outbox_close(&box);
-	test_assert(outbox_open("/proc/no/such", error, sizeof(error)) == NULL);
+	test_assert(outbox_open("/proc/no/such", 1, error, sizeof(error)) == NULL);
 	test_assert(strstr(error, "/proc/no/such") != NULL);
+	test_end();
+}
+
+static void
+test_open_reader_creates_nothing(void)
+{
+	char error[256], path[256];
+	struct stat st;
+
+	test_begin("outbox: the reader makes nothing; missing is ENOENT");
+	snprintf(path, sizeof(path), "%s/reader", base);
+	errno = 0;
+	test_assert(outbox_open(path, 0, error, sizeof(error)) == NULL);
+	test_assert(errno == ENOENT);
+	test_assert(stat(path, &st) < 0 && errno == ENOENT);
+	/* The directory alone: tmp/ and new/ are not made either. */
+	test_assert(mkdir(path, 0700) == 0);
+	errno = 0;
+	test_assert(outbox_open(path, 0, error, sizeof(error)) == NULL);
+	test_assert(errno == ENOENT);
+	snprintf(path, sizeof(path), "%s/reader/new", base);
+	test_assert(stat(path, &st) < 0);
 	test_end();
 }
 
@@ -100,7 +122,7 @@ test_commit_list_digest_remove(void)
 	int fd;
 
 	test_begin("outbox: commit, list smallest first, digest, remove");
-	box = outbox_open(base, error, sizeof(error));
+	box = outbox_open(base, 1, error, sizeof(error));
 	test_assert(box != NULL);
 	test_assert(put(box, "b@ship1.example", "Subject: big\r\n\r\n"
 			"a larger body than the others\r\n", id1) == 0);
@@ -185,7 +207,7 @@ test_enospc_refused(void)
 	char error[256];
 
 	test_begin("outbox: less free space than min_free refuses, ENOSPC");
-	box = outbox_open(base, error, sizeof(error));
+	box = outbox_open(base, 1, error, sizeof(error));
 	envelope_make(&env, "b@ship1.example");
 	errno = 0;
 	error[0] = '\0';
@@ -210,7 +232,7 @@ test_abort_and_bad_envelope(void)
 	char error[256];
 
 	test_begin("outbox: abort leaves nothing; a bad envelope is refused");
-	box = outbox_open(base, error, sizeof(error));
+	box = outbox_open(base, 1, error, sizeof(error));
 	envelope_make(&env, "b@ship1.example");
 	w = outbox_writer_new(box, &env, 0, error, sizeof(error));
 	test_assert(w != NULL);
@@ -244,7 +266,7 @@ test_large_message_streams(void)
 	size_t len;
 
 	test_begin("outbox: a message larger than the buffer is whole");
-	box = outbox_open(base, error, sizeof(error));
+	box = outbox_open(base, 1, error, sizeof(error));
 	envelope_make(&env, "b@ship1.example");
 	block = outbound_envelope_format(&env, &len);
 	w = outbox_writer_new(box, &env, 0, error, sizeof(error));
@@ -270,7 +292,7 @@ test_clean_tmp(void)
 	int fd;
 
 	test_begin("outbox: old tmp/ files of a killed writer are removed");
-	box = outbox_open(base, error, sizeof(error));
+	box = outbox_open(base, 1, error, sizeof(error));
 	snprintf(path, sizeof(path), "%s/tmp/0123456789abcdef0123456789abcdef",
 		 base);
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
@@ -294,6 +316,7 @@ main(void)
 {
 	static void (*const tests[])(void) = {
 		test_open_creates,
+		test_open_reader_creates_nothing,
 		test_commit_list_digest_remove,
 		test_enospc_refused,
 		test_abort_and_bad_envelope,
