@@ -477,6 +477,21 @@ lab_postfix() {
 	esac
 }
 
+# Postfix's sendmail, run by vmail (shipmail-shore injecting the ship's
+# outbound mail) with the lab's config directory, insists that the
+# default main.cf lists that directory: give this lab's mount namespace
+# a default that does.
+lab_shore_sendmail() {
+	local etc=$LAB/etc-postfix
+	mkdir -p "$etc" || return 1
+	if [ -d /etc/postfix ]; then
+		cp -a /etc/postfix/. "$etc/" || return 1
+	fi
+	echo "alternate_config_directories = $SHORE_POSTFIX_DIR $SHIP_POSTFIX_DIR" \
+		>>"$etc/main.cf"
+	mkdir -p /etc/postfix && mount --bind "$etc" /etc/postfix
+}
+
 # --- sshd ----------------------------------------------------------------
 
 # Writes the authorized_keys line of the ship's key with a forced command.

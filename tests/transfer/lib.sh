@@ -76,22 +76,8 @@ xt_start() {
 	chown vmail "$LAB/shore/shipmail-shore.log"
 	mkdir -p "$LAB/shore/outbound"
 	chown vmail "$LAB/shore/outbound"
-	xt_shore_sendmail || exit 1
+	lab_shore_sendmail || exit 1
 	lab_start_ship || exit 1
-}
-
-# Postfix's sendmail, run by vmail (shipmail-shore) with the lab's
-# config directory, insists that the default main.cf lists that
-# directory: give this lab's mount namespace a default that does.
-xt_shore_sendmail() {
-	local etc=$LAB/etc-postfix
-	mkdir -p "$etc" || return 1
-	if [ -d /etc/postfix ]; then
-		cp -a /etc/postfix/. "$etc/" || return 1
-	fi
-	echo "alternate_config_directories = $SHORE_POSTFIX_DIR $SHIP_POSTFIX_DIR" \
-		>>"$etc/main.cf"
-	mkdir -p /etc/postfix && mount --bind "$etc" /etc/postfix
 }
 
 xt_mail() {
