@@ -759,7 +759,9 @@ static int deliver(struct conn *c, struct item *it, const char *digest)
 
 	spool_path(run->spool, ref, path, sizeof(path));
 	fetch_map_user(run->set, ref->user, rcpt, sizeof(rcpt));
-	snprintf(trace, sizeof(trace), "%s: %s.%u.%u", FETCH_TRACE_HEADER,
+	/* Closed by brackets: the lookup matches substrings, and
+	   "G.V.1" would also be found in "G.V.17". */
+	snprintf(trace, sizeof(trace), "%s: <%s.%u.%u>", FETCH_TRACE_HEADER,
 		 ref->guid, ref->uidvalidity, ref->uid);
 	ref_value = trace + strlen(FETCH_TRACE_HEADER) + 2;
 

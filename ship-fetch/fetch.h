@@ -93,8 +93,9 @@ void fetch_progress(struct fetch_run *run, const char *user,
 
 /*
  * Whether the ship's Dovecot holds a message whose trace header
- * (X-Shipmail-Ref) has this value, in any of rcpt's mailboxes: 1 yes,
- * 0 no, -1 cannot tell (error set).
+ * (X-Shipmail-Ref) contains this value, in any of rcpt's mailboxes: 1
+ * yes, 0 no, -1 cannot tell (error set).  doveadm matches substrings:
+ * the value must be delimited so that no other reference contains it.
  */
 int fetch_find_delivered(const struct fetch_settings *set, const char *rcpt,
 			 const char *ref_value, char *error,
