@@ -419,18 +419,33 @@ static int on_put_reply(struct conn *c, const struct expect *e,
 	return 0;
 }
 
-/* HAVE for each spooled message, smallest first, within the budget. */
+/*
+ * HAVE for each spooled message, smallest first, within the budget:
+ * fetch_send_max_bytes counts what earlier sessions of this run sent
+ * and what this one plans, and lets the first message through even
+ * when it alone is larger.
+ */
 static int uploads_start(struct conn *c)
 {
 	struct fetch_run *run = c->run;
 	struct outbox_item *items = NULL;
 	size_t count = 0, i;
+	uint64_t planned = run->bytes_sent;
 
-	if (run->outbox == NULL || (c->caps & PROTO_CAP_SEND) == 0)
+	if (run->outbox == NULL)
 		return 0;
 	if (outbox_list(run->outbox, &items, &count) < 0) {
 		fetch_log(run, "outbound spool: %s", strerror(errno));
 		return 0;
+	}
+	if (count > 0 && (c->caps & PROTO_CAP_SEND) == 0) {
+		/* Said each session: the mail waits, and an admin should
+		   know why. */
+		fetch_log(run, "outbound: %zu message(s) wait, but the shore "
+			  "takes no outbound mail (shore_outbound_dir)",
+			  count);
+		run->temp_failures++;
+		count = 0;
 	}
 	c->ups = calloc(count + 1, sizeof(*c->ups));
 	if (c->ups == NULL) {
@@ -442,10 +457,11 @@ static int uploads_start(struct conn *c)
 		struct proto_request req = { .cmd = PROTO_CMD_HAVE };
 		struct expect e = { .type = EXPECT_HAVE, .item = c->up_count };
 
-		if (run->set->send_max_bytes > 0 && run->bytes_sent > 0 &&
-		    run->bytes_sent + items[i].size >
-		    run->set->send_max_bytes)
+		if (run->set->send_max_bytes > 0 && planned > 0 &&
+		    planned + items[i].size > run->set->send_max_bytes) {
+			run->budget_hit = 1;
 			break;
+		}
 		u->item = items[i];
 		if (outbox_item_digest(run->outbox, u->item.id, u->digest,
 				       &u->size) < 0 ||
@@ -456,6 +472,7 @@ static int uploads_start(struct conn *c)
 			free(items);
 			return -1;
 		}
+		planned += u->size;
 		c->up_count++;
 	}
 	free(items);
@@ -1141,6 +1158,28 @@ static int conn_start_batch(struct conn *c)
 	return conn_flush(c);
 }
 
+/*
+ * fetch_max_time is a hard limit: with many requests in flight, waiting
+ * for their replies could take the run far past it.  The session just
+ * ends; the message being received keeps what arrived (synced as it
+ * goes), a delivered message's ACK goes again from the journal, and
+ * every upload resumes where the shore's part ends: the next run loses
+ * only the bytes that were on the link.
+ */
+static int conn_out_of_time(struct conn *c)
+{
+	struct fetch_run *run = c->run;
+
+	if (run->deadline == 0 || time(NULL) < run->deadline)
+		return 0;
+	run->budget_hit = 1;
+	if (c->planned > c->finished)
+		run->deferred += (unsigned int)(c->planned - c->finished);
+	fetch_log(run, "fetch_max_time is used up: the session ends here, "
+		  "what is left goes in the next run");
+	return 1;
+}
+
 static enum conn_result conn_loop(struct conn *c, unsigned char *buf,
 				  size_t len, size_t used)
 {
@@ -1152,6 +1191,8 @@ static enum conn_result conn_loop(struct conn *c, unsigned char *buf,
 		if (conn_refill(c) < 0 || conn_flush(c) < 0)
 			goto fail;
 		if (c->done)
+			return CONN_DONE;
+		if (conn_out_of_time(c))
 			return CONN_DONE;
 		n = session_read(c->s, buf, PROTO_LINE_MAX * 2);
 		if (n <= 0) {
