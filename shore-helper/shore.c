@@ -666,6 +666,22 @@ static const char *shore_client(void)
 	return log_safe(conn, strcspn(conn, " "));
 }
 
+/* Dovecot empties the environment when it runs us again through
+   doveconf: keep sshd's SSH_CONNECTION, for the log. */
+static void shore_preserve_client_env(void)
+{
+	const char *old = getenv(DOVECOT_PRESERVE_ENVS_ENV);
+	char list[1024];
+
+	if (old == NULL || *old == '\0')
+		old = "";
+	else if (strstr(old, "SSH_CONNECTION") != NULL)
+		return;
+	if (snprintf(list, sizeof(list), "%s%sSSH_CONNECTION", old,
+		     *old != '\0' ? " " : "") < (int)sizeof(list))
+		setenv(DOVECOT_PRESERVE_ENVS_ENV, list, 1);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: shipmail-shore --ship NAME "
@@ -779,6 +795,7 @@ int main(int argc, char *argv[])
 	   dovecot.conf goes through the environment instead. */
 	if (shore.dovecot_config != NULL)
 		setenv(MASTER_CONFIG_FILE_ENV, shore.dovecot_config, 1);
+	shore_preserve_client_env();
 	master_service = master_service_init("shipmail-shore",
 		MASTER_SERVICE_FLAG_STANDALONE |
 		MASTER_SERVICE_FLAG_DONT_SEND_STATS |
