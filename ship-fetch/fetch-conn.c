@@ -289,7 +289,10 @@ static int upload_piece(struct conn *c, size_t i)
 			       c->run->sent + 1, (unsigned int)c->up_count);
 	}
 	close(fd);
-	if (ret == 0 && compressor_write(c->enc, "\n", 1) < 0)
+	/* The shore answers a piece only after its closing LF: flushed now,
+	   or the last piece of a session waits for the link's timeout. */
+	if (ret == 0 && (compressor_write(c->enc, "\n", 1) < 0 ||
+			 compressor_flush(c->enc) < 0))
 		ret = -1;
 	u->next = e.end;
 	u->pieces++;
