@@ -10,9 +10,15 @@
 #                         random and urandom bound from the real one), in
 #                         a mount namespace of its own: its syslog(3)
 #                         reaches the socket above, nothing else changes
+#   "$SEC_WITH_DEV" "$LAB/dev" CMD... &
+#                         the same as a program, for the background: $!
+#                         is then CMD's pid.  The lab's teardown does not
+#                         see processes in another mount namespace: the
+#                         test must stop it.
 #   sec_syslog_stop
 
 SEC_SYSLOG_PID=
+SEC_WITH_DEV=$SHIPMAIL_SRCDIR/tests/security/with-dev
 
 sec_syslog_start() {
 	local dev=$LAB/dev n
@@ -38,11 +44,10 @@ with open(sys.argv[2], "ab", buffering=0) as out:
 	chmod 666 "$dev/log"
 }
 
+# A program, not a function: started with & it is the command's own
+# process, which $! names.
 sec_with_dev() {
-	unshare -m sh -c 'for n in null zero random urandom; do
-		mount --bind "/dev/$n" "$1/$n" || exit 1
-	done
-	mount --rbind "$1" /dev && shift && exec "$@"' _ "$LAB/dev" "$@"
+	"$SEC_WITH_DEV" "$LAB/dev" "$@"
 }
 
 sec_syslog_stop() {
