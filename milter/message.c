@@ -7,6 +7,7 @@
 #include "message.h"
 #include "policy.h"
 #include "str.h"
+#include "common/handle.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -176,6 +177,8 @@ message_header(struct message *msg, const char *name, const char *value,
 		keep_header(&msg->message_id, value);
 	else if (strcasecmp(name, "Auto-Submitted") == 0)
 		msg->auto_submitted |= auto_submitted_value(value);
+	else if (strcasecmp(name, SHIPMAIL_HANDLE_HEADER) == 0)
+		msg->handle_headers++;
 }
 
 void

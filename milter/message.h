@@ -42,6 +42,7 @@ struct message {
 	uint64_t header_bytes, body_bytes;
 	char *from, *subject, *date, *message_id;
 	int auto_submitted;	/* an Auto-Submitted header, not "no" */
+	unsigned int handle_headers;	/* X-Shipmail-Handle it came with */
 };
 
 enum early_verdict { EARLY_CONTINUE, EARLY_REJECT };

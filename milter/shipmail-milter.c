@@ -4,7 +4,9 @@
  *
  * On shore (milter_role = shore) mail to ship recipients that is over a
  * recipient's limit is accepted and kept on shore: it gets a header with
- * a random handle, and each such recipient gets a short notice.  On the
+ * a random handle, and each such recipient gets a short notice.  A
+ * handle header that mail brings with it is removed on shore, so that
+ * every handle in the pending index is one the milter made.  On the
  * ship (milter_role = ship) mail leaving the ship that is over the
  * sender's limit is rejected with 552 5.3.4 or held in Postfix's hold
  * queue with a notice to the sender.
@@ -206,6 +208,31 @@ shore_tempfail_notice(SMFICTX *ctx, const struct message *msg,
 	return SMFIS_TEMPFAIL;
 }
 
+/*
+ * Remove the handle headers the message came with.  The Dovecot plugin
+ * records the first one it finds: left in place, a sender's header
+ * would name the held message in the index, and the handle of the
+ * notice would then release nothing.  Last first, so that the indexes
+ * of the others stay as they were.
+ */
+static int
+shore_strip_handles(SMFICTX *ctx, const struct message *msg)
+{
+	char from[LOG_FIELD_MAX];
+
+	if (msg->handle_headers == 0)
+		return 0;
+	for (unsigned int i = msg->handle_headers; i > 0; i--) {
+		if (smfi_chgheader(ctx, SHIPMAIL_HANDLE_HEADER, (int)i,
+				   NULL) != MI_SUCCESS)
+			return -1;
+	}
+	log_line(LOG_NOTICE, "%s: action=strip header=%s count=%u "
+		 "from=<%s>", msg->queue_id, SHIPMAIL_HANDLE_HEADER,
+		 msg->handle_headers, log_safe(from, msg->sender));
+	return 0;
+}
+
 static sfsistat
 shore_end_of_message(SMFICTX *ctx, struct conn *c)
 {
@@ -214,6 +241,8 @@ shore_end_of_message(SMFICTX *ctx, struct conn *c)
 	const char *why = NULL;
 	int may_notify;
 
+	if (shore_strip_handles(ctx, msg) < 0)
+		return milter_fail(ctx, c, "cannot remove a handle header");
 	if (message_decide_shore(msg) == 0)
 		return SMFIS_CONTINUE;
 
@@ -399,7 +428,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_HDR_LEADSPC;
 	struct conn *c = conn_get(ctx);
 
-	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE);
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
 	*pf1 = f1 & want;
 	*pf2 = 0;
 	*pf3 = 0;
@@ -512,7 +541,7 @@ cb_close(SMFICTX *ctx)
 static struct smfiDesc milter_desc = {
 	.xxfi_name = "shipmail-milter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
 	.xxfi_envfrom = cb_envfrom,
 	.xxfi_envrcpt = cb_envrcpt,
 	.xxfi_header = cb_header,

@@ -303,6 +303,8 @@ static int upload_piece(struct conn *c, size_t i)
 			       c->run->sent + 1, (unsigned int)c->up_count);
 	}
 	close(fd);
+	/* The shore answers a piece only after its closing LF; conn_flush
+	   sends it before the next read. */
 	if (ret == 0 && conn_compress(c, "\n", 1) < 0)
 		ret = -1;
 	u->next = e.end;

@@ -41,6 +41,20 @@ open_subdir(int parent_fd, const char *name, int create)
 	return openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* outbox_open's failure on a subdirectory: NULL, errno kept. */
+static struct outbox *
+open_failed(struct outbox **box, const char *sub, char *error,
+	    size_t error_size)
+{
+	int err = errno;
+
+	snprintf(error, error_size, "outbox %s/%s: %s", (*box)->dir, sub,
+		 strerror(err));
+	outbox_close(box);
+	errno = err;
+	return NULL;
+}
+
 struct outbox *
 outbox_open(const char *dir, int create, char *error, size_t error_size)
 {
@@ -64,16 +78,13 @@ outbox_open(const char *dir, int create, char *error, size_t error_size)
 		errno = err;
 		return NULL;
 	}
-	if ((box->tmp_fd = open_subdir(box->dir_fd, "tmp", create)) < 0 ||
-	    (box->new_fd = open_subdir(box->dir_fd, "new", create)) < 0) {
-		int err = errno;
-
-		snprintf(error, error_size, "outbox %s/%s: %s", dir,
-			 box->tmp_fd < 0 ? "tmp" : "new", strerror(err));
-		outbox_close(&box);
-		errno = err;
-		return NULL;
-	}
+	/* The reader needs new/ only: tmp/ is for writing, and cleaning. */
+	box->tmp_fd = open_subdir(box->dir_fd, "tmp", create);
+	if (box->tmp_fd < 0 && (create || errno != ENOENT))
+		return open_failed(&box, "tmp", error, error_size);
+	box->new_fd = open_subdir(box->dir_fd, "new", create);
+	if (box->new_fd < 0)
+		return open_failed(&box, "new", error, error_size);
 	return box;
 }
 
@@ -401,6 +412,8 @@ outbox_clean_tmp(struct outbox *box, unsigned int secs)
 	DIR *dir;
 	int fd;
 
+	if (box->tmp_fd < 0)
+		return;
 	if ((fd = openat(box->tmp_fd, ".", O_RDONLY | O_DIRECTORY |
 			 O_CLOEXEC)) < 0)
 		return;

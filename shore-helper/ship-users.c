@@ -93,12 +93,18 @@ void ship_users_free(struct ship_users **_users)
 	free(users);
 }
 
+/*
+ * One "@" at most: the ship's list reads the domain after the last "@",
+ * Dovecot's %d after the first, and the two must name the same domain.
+ */
 int ship_user_is_safe(const char *user)
 {
+	const char *at = strchr(user, '@');
 	size_t i, len = strlen(user);
 
 	if (len == 0 || len > 255 || strstr(user, "..") != NULL ||
-	    user[0] == '.' || user[0] == '-')
+	    user[0] == '.' || user[0] == '-' ||
+	    (at != NULL && strchr(at + 1, '@') != NULL))
 		return 0;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)user[i];

@@ -9,7 +9,8 @@
  *
  * Before any match, a user name must look like a mail address that is
  * safe to hand to a userdb whose mail_location may expand it into a
- * path: no "/", no "..", no "*", "%", control bytes, spaces or quotes.
+ * path: no "/", no "..", no "*", "%", control bytes, spaces or quotes,
+ * and at most one "@".
  * Such names are refused even if a list would take them.
  */
 

@@ -6,6 +6,15 @@
  * XXX ORCPT= is kept in the envelope but not given to Postfix (its
  * sendmail has no option for it): delivery status notifications from
  * shore name the recipient as rewritten, not as the ship's user wrote it.
+ *
+ * XXX the envelope is the ship's word, checked for form only: whoever
+ * holds a ship's key can have the shore's Postfix send mail from any
+ * sender to any recipient.  Postfix's local_login_sender_maps limits
+ * the senders of the mail user (doc/security.md).
+ *
+ * XXX uploads are bounded one by one (shore_outbound_max_size), not in
+ * number: a peer with a ship's key can fill the shore's disk with
+ * unfinished uploads, which stay for shore_outbound_keep.
  */
 #define _GNU_SOURCE
 #include "shore-outbound.h"

@@ -13,15 +13,22 @@
  * replies are compressed and flushed whenever no request waits, so
  * that a pipelined batch costs one flush.
  *
- * It runs nothing but shore_sendmail (without a shell, for the ship's
- * outbound mail), takes no path from the peer, ignores
- * SSH_ORIGINAL_COMMAND, and serves only the users that shipmail.conf
- * gives the ship (shore_ship_NAME).  Dovecot's own options are not
- * taken from the command line: shore_dovecot_config in shipmail.conf
- * names dovecot.conf when it is not the default one.
+ * It runs no shell: the one program it starts is shore_sendmail, with
+ * an argument vector, to inject the ship's outbound mail.  It takes no
+ * path from the peer, ignores SSH_ORIGINAL_COMMAND, and serves only the
+ * users that shipmail.conf gives the ship (shore_ship_NAME).  Dovecot's
+ * own options are not taken from the command line: shore_dovecot_config
+ * in shipmail.conf names dovecot.conf when it is not the default one.
+ *
+ * Every refused request is logged once, in refuse(), with the ship, the
+ * command and what it named, the peer's bytes made printable: an admin
+ * sees a confused or hostile peer in the log, one line per request.
+ * The log goes to shore_log, else to syslog (facility mail): never to
+ * standard error, which sshd hands back to the peer.
  */
 #include "lib.h"
 #include "array.h"
+#include "str.h"
 #include "master-service.h"
 #include "master-interface.h"
 
@@ -31,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "../common/config.h"
@@ -41,6 +49,8 @@
 #include "shore-outbound.h"
 
 #define SHORE_OUT_BUF	65536
+/* A peer's string in a log line is cut to this. */
+#define SHORE_LOG_FIELD_MAX	128
 
 enum input_state {
 	INPUT_LINE,
@@ -179,6 +189,62 @@ static int reply_ok(struct shore *shore, const char *text)
 	return out_write(shore, line, len);
 }
 
+/* A peer's bytes for a log line: printable ASCII, no quotes, bounded. */
+static const char *log_safe(const char *s, size_t len)
+{
+	string_t *str;
+	size_t i;
+
+	if (len > SHORE_LOG_FIELD_MAX)
+		len = SHORE_LOG_FIELD_MAX;
+	str = t_str_new(len + 1);
+	for (i = 0; i < len && s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		str_append_c(str, c < 0x20 || c >= 0x7f || c == '"' ?
+			     '?' : (char)c);
+	}
+	return str_c(str);
+}
+
+/* The first word of a request line: its command, for the log. */
+static const char *log_cmd(const char *line, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && line[n] != ' ' && line[n] != '\t')
+		n++;
+	return n > 0 ? log_safe(line, n) : "?";
+}
+
+static const char *log_ref(const struct proto_msgref *ref)
+{
+	return t_strdup_printf("user=%s guid=%s uid=%u",
+			       log_safe(ref->user, strlen(ref->user)),
+			       ref->guid, ref->uid);
+}
+
+/*
+ * Answer a request with ERR, and log it: the one place where refusals
+ * are logged.  what: "key=value ..." naming the request's object, or "".
+ * A peer that breaks the rules (400-403) is a warning: shipmail-fetch
+ * never does.
+ */
+static int refuse(struct shore *shore, const char *cmd, const char *what,
+		  int code, const char *text)
+{
+	const char *line = t_strdup_printf(
+		"shipmail-shore: ship=%s refused cmd=%s%s%s code=%d: %s",
+		shore->ship, cmd, *what != '\0' ? " " : "", what, code,
+		log_safe(text, strlen(text)));
+
+	if (code >= PROTO_ERR_SYNTAX && code <= PROTO_ERR_FORBIDDEN)
+		i_warning("%s", line);
+	else
+		i_info("%s", line);
+	return reply_err(shore, code, text);
+}
+
 static int input_sink(void *ctx, const void *data, size_t len);
 
 static int handle_hello(struct shore *shore, const struct proto_request *req)
@@ -188,10 +254,12 @@ static int handle_hello(struct shore *shore, const struct proto_request *req)
 	size_t len;
 
 	if (shore->hello_done)
-		return reply_err(shore, PROTO_ERR_SEQUENCE, "HELLO twice");
+		return refuse(shore, "HELLO", "", PROTO_ERR_SEQUENCE,
+			      "HELLO twice");
 	if (req->version != PROTO_VERSION)
-		return reply_err(shore, PROTO_ERR_VERSION,
-				 "protocol version 1 only");
+		return refuse(shore, "HELLO", t_strdup_printf("version=%u",
+			      req->version), PROTO_ERR_VERSION,
+			      "protocol version 1 only");
 	method = proto_compress_choose(compress_supported_mask(),
 				       req->compress_mask);
 	len = proto_format_hello(line, sizeof(line), method);
@@ -280,7 +348,7 @@ static int handle_offer(struct shore *shore)
 	p_array_init(&list.entries, list.pool, 64);
 	ret = store_offer(shore->store, offer_add, &list, &error);
 	if (ret != 0) {
-		ret = reply_err(shore, ret, error);
+		ret = refuse(shore, "OFFER", "", ret, error);
 	} else {
 		array_sort(&list.entries, offer_cmp);
 		if (array_count(&list.entries) > PROTO_OFFER_MAX)
@@ -300,11 +368,8 @@ static int handle_fetch(struct shore *shore, const struct proto_request *req)
 	int ret;
 
 	ret = store_fetch(shore->store, req, out_write, shore, &error);
-	if (ret > 0) {
-		i_info("shipmail-shore: ship=%s fetch user=%s uid=%u: %s",
-		       shore->ship, req->ref.user, req->ref.uid, error);
-		return reply_err(shore, ret, error);
-	}
+	if (ret > 0)
+		return refuse(shore, "FETCH", log_ref(&req->ref), ret, error);
 	return ret;
 }
 
@@ -315,9 +380,9 @@ static int handle_ack(struct shore *shore, const struct proto_request *req)
 
 	ret = store_ack(shore->store, &req->ref, &text);
 	if (ret != 0)
-		return reply_err(shore, ret, text);
-	i_info("shipmail-shore: ship=%s acked user=%s guid=%s uid=%u",
-	       shore->ship, req->ref.user, req->ref.guid, req->ref.uid);
+		return refuse(shore, "ACK", log_ref(&req->ref), ret, text);
+	i_info("shipmail-shore: ship=%s acked %s", shore->ship,
+	       log_ref(&req->ref));
 	shore->acked++;
 	return reply_ok(shore, text);
 }
@@ -325,16 +390,20 @@ static int handle_ack(struct shore *shore, const struct proto_request *req)
 static int handle_request(struct shore *shore,
 			  const struct proto_request *req)
 {
-	const char *text;
+	const char *text, *what;
 	int ret;
 
+	what = t_strdup_printf("user=%s handle=%s",
+			       log_safe(req->ref.user, strlen(req->ref.user)),
+			       req->handle);
 	if (shore->store == NULL)
-		return reply_err(shore, PROTO_ERR_UNKNOWN, "not offered");
+		return refuse(shore, "REQUEST", what, PROTO_ERR_UNKNOWN,
+			      "not offered");
 	ret = store_request(shore->store, req->ref.user, req->handle, &text);
-	i_info("shipmail-shore: ship=%s request user=%s handle=%s: %s",
-	       shore->ship, req->ref.user, req->handle, text);
 	if (ret != 0)
-		return reply_err(shore, ret, text);
+		return refuse(shore, "REQUEST", what, ret, text);
+	i_info("shipmail-shore: ship=%s request %s: %s", shore->ship, what,
+	       text);
 	shore->requested++;
 	return reply_ok(shore, text);
 }
@@ -342,17 +411,17 @@ static int handle_request(struct shore *shore,
 static int handle_have(struct shore *shore, const struct proto_request *req)
 {
 	char line[PROTO_LINE_MAX + 2];
-	const char *error;
+	const char *error, *what = t_strdup_printf("id=%s", req->id);
 	uint64_t have;
 	int sent, ret;
 
 	if (shore->outbound == NULL)
-		return reply_err(shore, PROTO_ERR_UNKNOWN,
-				 "outbound mail is not taken here");
+		return refuse(shore, "HAVE", what, PROTO_ERR_UNKNOWN,
+			      "outbound mail is not taken here");
 	ret = shore_outbound_have(shore->outbound, req->id, &have, &sent,
 				  &error);
 	if (ret != 0)
-		return reply_err(shore, ret, error);
+		return refuse(shore, "HAVE", what, ret, error);
 	return out_write(shore, line, proto_format_have(line, sizeof(line),
 							req->id, have, sent));
 }
@@ -387,11 +456,9 @@ static int put_done(struct shore *shore)
 	if (code == 0)
 		code = shore_outbound_put_end(shore->outbound, &text, &have,
 					      &sent);
-	if (code != 0) {
-		i_info("shipmail-shore: ship=%s upload id=%s refused: %d %s",
-		       shore->ship, shore->put_id, code, text);
-		return reply_err(shore, code, text);
-	}
+	if (code != 0)
+		return refuse(shore, "PUT", t_strdup_printf("id=%s",
+			      shore->put_id), code, text);
 	if (!sent)
 		return out_write(shore, line, proto_format_have(
 			line, sizeof(line), shore->put_id, have, 0));
@@ -415,14 +482,16 @@ static int handle_line(struct shore *shore, const char *line, size_t len)
 	int code;
 
 	code = proto_request_parse(line, len, &req, &error);
-	if (code != 0 && is_put(line, len)) {
-		/* Its bytes follow, but how many is not known: whatever
+	if (code != 0) {
+		int ret = refuse(shore, log_cmd(line, len),
+				 t_strdup_printf("line=\"%s\"",
+						 log_safe(line, len)),
+				 code, error);
+
+		/* A PUT's bytes follow, but how many is not known: what
 		   comes next cannot be read as requests. */
-		(void)reply_err(shore, code, error);
-		return -1;
+		return is_put(line, len) ? -1 : ret;
 	}
-	if (code != 0)
-		return reply_err(shore, code, error);
 	if (req.cmd == PROTO_CMD_HELLO)
 		return handle_hello(shore, &req);
 	if (req.cmd == PROTO_CMD_QUIT) {
@@ -430,7 +499,8 @@ static int handle_line(struct shore *shore, const char *line, size_t len)
 		return -1;
 	}
 	if (!shore->hello_done)
-		return reply_err(shore, PROTO_ERR_SEQUENCE, "HELLO first");
+		return refuse(shore, log_cmd(line, len), "",
+			      PROTO_ERR_SEQUENCE, "HELLO first");
 
 	switch (req.cmd) {
 	case PROTO_CMD_OFFER:
@@ -446,7 +516,8 @@ static int handle_line(struct shore *shore, const char *line, size_t len)
 	case PROTO_CMD_PUT:
 		return handle_put(shore, &req);
 	default:
-		return reply_err(shore, PROTO_ERR_UNKNOWN, "unknown command");
+		return refuse(shore, "?", "", PROTO_ERR_UNKNOWN,
+			      "unknown command");
 	}
 }
 
@@ -478,8 +549,13 @@ static ssize_t input_bytes(struct shore *shore, const unsigned char *p,
 			int ret;
 
 			if (p[pos++] != '\n') {
-				(void)reply_err(shore, PROTO_ERR_SYNTAX,
+				T_BEGIN {
+					(void)refuse(shore, "PUT",
+						t_strdup_printf("id=%s",
+							shore->put_id),
+						PROTO_ERR_SYNTAX,
 						"no LF after the PUT bytes");
+				} T_END;
 				return -1;
 			}
 			shore->in_state = INPUT_LINE;
@@ -504,8 +580,11 @@ static ssize_t input_bytes(struct shore *shore, const unsigned char *p,
 		} else if (shore->line_len > PROTO_LINE_MAX) {
 			/* No resynchronising inside an endless line: say
 			   why, end. */
-			(void)reply_err(shore, PROTO_ERR_SYNTAX,
-					"line too long");
+			T_BEGIN {
+				(void)refuse(shore, log_cmd(shore->line,
+					shore->line_len), "",
+					PROTO_ERR_SYNTAX, "line too long");
+			} T_END;
 			return -1;
 		} else {
 			shore->line[shore->line_len++] = (char)p[pos++];
@@ -585,6 +664,33 @@ static int shore_serve(struct shore *shore)
 		shore_outbound_put_abort(shore->outbound);
 	(void)out_flush(shore);
 	return 0;
+}
+
+/* The peer's address as sshd gives it, for the log; "-" when run
+   without sshd. */
+static const char *shore_client(void)
+{
+	const char *conn = getenv("SSH_CONNECTION");
+
+	if (conn == NULL || *conn == '\0')
+		return "-";
+	return log_safe(conn, strcspn(conn, " "));
+}
+
+/* Dovecot empties the environment when it runs us again through
+   doveconf: keep sshd's SSH_CONNECTION, for the log. */
+static void shore_preserve_client_env(void)
+{
+	const char *old = getenv(DOVECOT_PRESERVE_ENVS_ENV);
+	char list[1024];
+
+	if (old == NULL || *old == '\0')
+		old = "";
+	else if (strstr(old, "SSH_CONNECTION") != NULL)
+		return;
+	if (snprintf(list, sizeof(list), "%s%sSSH_CONNECTION", old,
+		     *old != '\0' ? " " : "") < (int)sizeof(list))
+		setenv(DOVECOT_PRESERVE_ENVS_ENV, list, 1);
 }
 
 static void usage(void)
@@ -700,13 +806,18 @@ int main(int argc, char *argv[])
 	   dovecot.conf goes through the environment instead. */
 	if (shore.dovecot_config != NULL)
 		setenv(MASTER_CONFIG_FILE_ENV, shore.dovecot_config, 1);
+	shore_preserve_client_env();
 	master_service = master_service_init("shipmail-shore",
 		MASTER_SERVICE_FLAG_STANDALONE |
 		MASTER_SERVICE_FLAG_DONT_SEND_STATS |
 		MASTER_SERVICE_FLAG_NO_INIT_DATASTACK_FRAME,
 		&argc, &argv, "");
+	/* sshd gives our standard error to the peer: a log written there
+	   would tell a hostile peer what we saw, and the shore nothing. */
 	if (shore.log_path != NULL)
 		i_set_failure_file(shore.log_path, "");
+	else
+		i_set_failure_syslog("shipmail-shore", LOG_NDELAY, LOG_MAIL);
 	master_service_init_finish(master_service);
 
 	shore.store = store_init(shore.users, shore.dict_uri);
@@ -725,7 +836,10 @@ int main(int argc, char *argv[])
 				  "not taken: shore_outbound_dir: %s", ship,
 				  error);
 	}
-	i_info("shipmail-shore: ship=%s session start", ship);
+	T_BEGIN {
+		i_info("shipmail-shore: ship=%s session start client=%s",
+		       ship, shore_client());
+	} T_END;
 	ret = shore_serve(&shore);
 	i_info("shipmail-shore: ship=%s session end: offered=%llu "
 	       "acked=%llu requested=%llu sent=%llu", ship,

@@ -47,12 +47,13 @@ static void test_unsafe_names_refused(void)
 		"*@ship1.example", "%u@ship1.example", "a b@ship1.example",
 		"a\tb@ship1.example", ".hidden@ship1.example", "",
 		"-o@ship1.example", "a\\b@ship1.example",
+		"zed@ship2.example@ship1.example", "a@@ship1.example",
 	};
 	struct ship_users *u = load("shore_ship_one = @ship1.example\n",
 				    "one");
 	size_t i;
 
-	test_begin("ship users: '/', '..', '*', '%', blanks refused");
+	test_begin("ship users: '/', '..', '*', '%', blanks, two '@' refused");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (ship_users_match(u, bad[i]))
 			test_assert_str(bad[i], "(refused)");

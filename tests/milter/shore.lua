@@ -78,4 +78,16 @@ check(reply == SMFIR_CONTINUE and
 	is_handle(mt.getheader(conn, "X-Shipmail-Handle", 0)),
 	"sendmail-injected oversize mail (no SIZE=, empty sender)", reply)
 
+-- 8. A handle header that comes with the mail is removed, whatever the
+-- size: only the milter names held mail.
+stage, reply = send(conn, { "<mallory@example.org>" },
+	{ "<alice@ship1.example>" },
+	{ { "Subject", "small, with a handle of its own" },
+	  { "X-Shipmail-Handle", "aaaaaaaaaaaaaaaaaaaa" } }, "x\r\n",
+	"QFORGED")
+check(reply == SMFIR_CONTINUE and
+	mt.eom_check(conn, MT_HDRDELETE, "X-Shipmail-Handle") and
+	not mt.eom_check(conn, MT_HDRADD),
+	"a handle header the mail brings is removed", reply)
+
 mt.disconnect(conn)
