@@ -7,10 +7,8 @@
  * sendmail has no option for it): delivery status notifications from
  * shore name the recipient as rewritten, not as the ship's user wrote it.
  *
- * XXX the envelope is the ship's word, checked for form only: whoever
- * holds a ship's key can have the shore's Postfix send mail from any
- * sender to any recipient.  Postfix's local_login_sender_maps limits
- * the senders of the mail user (doc/security.md).
+ * XXX the recipients are the ship's word: whoever holds a ship's key
+ * can send mail, as one of that ship's users, to anyone.
  *
  * XXX uploads are bounded one by one (shore_outbound_max_size), not in
  * number: a peer with a ship's key can fill the shore's disk with
@@ -21,6 +19,7 @@
 #include "outbound.h"
 #include "digest.h"
 #include "spawn.h"
+#include "ship-users.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -461,6 +460,13 @@ static int finish(struct shore_outbound *ob, size_t groups)
 	return 0;
 }
 
+/* The null sender (a bounce), or one of the ship's users. */
+static int sender_is_the_ships(const struct shore_outbound *ob,
+			       const char *sender)
+{
+	return sender[0] == '\0' || ship_users_match(ob->set.users, sender);
+}
+
 int shore_outbound_put_end(struct shore_outbound *ob, const char **text_r,
 			   uint64_t *have_r, int *sent_r)
 {
@@ -530,6 +536,13 @@ int shore_outbound_put_end(struct shore_outbound *ob, const char **text_r,
 	header_len = read_envelope(ob, fd, &env);
 	if (header_len < 0) {
 		close(fd);
+		return PROTO_ERR_REFUSED;
+	}
+	if (!sender_is_the_ships(ob, env.sender)) {
+		snprintf(ob->text, sizeof(ob->text), "sender <%.100s> is not "
+			 "a user of ship %s", env.sender, ob->set.ship);
+		close(fd);
+		outbound_envelope_free(&env);
 		return PROTO_ERR_REFUSED;
 	}
 	ret = inject(ob, fd, &env, (size_t)header_len, &groups);

@@ -23,7 +23,9 @@
  * later group never injects an earlier one twice.
  *
  * The ship names uploads only by id (32 hex digits): no name or path
- * from the peer reaches the filesystem.
+ * from the peer reaches the filesystem.  The envelope sender must be
+ * one of the ship's users (shore_ship_NAME) or empty, a bounce: a
+ * ship's key does not make the shore an open relay.
  */
 
 #include <stddef.h>
@@ -31,9 +33,12 @@
 
 #include "proto.h"
 
+struct ship_users;
+
 struct shore_outbound_settings {
 	const char *dir;		/* shore_outbound_dir */
 	const char *ship;
+	const struct ship_users *users;	/* the senders taken */
 	char **sendmail_argv;		/* room for the caller's arguments */
 	size_t sendmail_argc;
 	unsigned int sendmail_timeout;
@@ -72,8 +77,8 @@ void shore_outbound_put_data(struct shore_outbound *ob, const void *data,
  * When it is whole: verify size and digest, inject, mark it sent
  * (*sent_r 1).  0 with *text_r, or an error code with *text_r: 422
  * (digest: the upload is dropped, the ship sends it again), 451 (try
- * later: the bytes are kept), 554 (refused for good: bad envelope, too
- * large, or sendmail refused it).
+ * later: the bytes are kept), 554 (refused for good: bad envelope, a
+ * sender not of the ship, too large, or sendmail refused it).
  */
 int shore_outbound_put_end(struct shore_outbound *ob, const char **text_r,
 			   uint64_t *have_r, int *sent_r);

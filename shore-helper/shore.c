@@ -752,6 +752,7 @@ static void shore_load_config(struct shore *shore, const char *path)
 		"shore_outbound_dir", "/var/spool/shipmail/shore"));
 	shore->ob_set.dir = shore->outbound_dir;
 	shore->ob_set.ship = shore->ship;
+	shore->ob_set.users = shore->users;
 	if (config_get_command(cfg, "shore_sendmail", "/usr/sbin/sendmail", 0,
 			       &shore->ob_set.sendmail_argv,
 			       &shore->ob_set.sendmail_argc, error,
