@@ -28,6 +28,9 @@ import re
 import socket
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mail import only_headers  # noqa: E402  (mail.py beside this file)
+
 MSGID = re.compile(rb"^Message-ID: <(\d+)\.[0-9a-f]+@shore\.example>",
                    re.M | re.I)
 
@@ -73,15 +76,6 @@ def maildir(root):
             m = MSGID.search(data.split(b"\n\n", 1)[0])
             out.append((user, int(m.group(1)) if m else None, data))
     return out
-
-
-def only_headers(prefix):
-    if prefix == b"":
-        return True
-    if not prefix.endswith(b"\n") or b"\n\n" in prefix:
-        return False
-    return all(line and (line[:1] in b" \t" or b":" in line)
-               for line in prefix[:-1].split(b"\n"))
 
 
 LMTP_LINE = re.compile(r"lmtp\((?:[^)]*\)<)?(\d+)[>)]")
