@@ -210,15 +210,24 @@ lab_init() {
 	[ "$(id -u)" -eq 0 ] || lab_die "the lab needs root" || return 1
 	lab_reexec || return 1
 
+	LAB_NS=$(lab_mount_ns)
 	LAB=$(mktemp -d /tmp/shipmail-lab.XXXXXX) || return 1
 	chmod 0755 "$LAB"
 	export LAB
 	trap lab_stop EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
+	# Postfix, Dovecot and sshd work as users of their own, who must
+	# reach the lab's files: a directory above it that only root may
+	# search (a chroot made by mktemp -d has "/" at 0700) makes them fail
+	# in ways that do not say why.
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		test -x "$LAB" 2>/dev/null ||
+		lab_die "an unprivileged user cannot reach $LAB: a directory" \
+			"above it is not searchable ($(stat -c '%a %n' / /tmp | tr '\n' ' '))" ||
+		return 1
 
 	lab_vmail_user || return 1
-	LAB_NS=$(lab_mount_ns)
 	lab_guard
 	lab_modules || return 1
 	lab_shore_binary || return 1
