@@ -191,7 +191,8 @@ static int store_entry(struct store *store, const struct proto_msgref *ref,
 {
 	struct dict_op_settings set;
 	char key[PENDING_KEY_MAX];
-	const char *value, *error;
+	/* dict_lookup() looks at *error_r even when it succeeds. */
+	const char *value, *error = NULL;
 	int ret;
 
 	if (pending_key_build(key, sizeof(key), ref->user, ref->guid,

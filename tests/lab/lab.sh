@@ -24,6 +24,10 @@ export SHIPMAIL_SRCDIR SHIPMAIL_BUILDDIR
 
 LAB_PORT_DIR=/tmp/shipmail-lab-ports
 LAB_MODULE_DIR=/usr/lib/dovecot/modules
+# The shipmail Dovecot modules the lab installs.  A sanitizer build's
+# modules cannot be loaded by the system's Dovecot (they need libasan):
+# its tests take a normal build's (scripts/test-all).
+LAB_PLUGIN_DIR=${SHIPMAIL_PLUGIN_DIR:-$SHIPMAIL_BUILDDIR/dovecot-plugin/.libs}
 LAB_LINKEMU=${LAB_LINKEMU:-$SHIPMAIL_BUILDDIR/tests/lab/shipmail-linkemu}
 LAB_LINKPROBE=${LAB_LINKPROBE:-$SHIPMAIL_BUILDDIR/tests/lab/shipmail-linkprobe}
 : "${LAB_LINK_OPTS:=--rate 2400 --delay 700}"
@@ -169,13 +173,19 @@ lab_vmail_user() {
 	id vmail >/dev/null 2>&1 || lab_die "cannot create the user vmail"
 }
 
+# Is this module built with ASan or UBSan?  Dovecot's processes could
+# not load it (undefined __asan_* or __ubsan_* symbols).
+lab_module_sanitized() {
+	nm -D --undefined-only "$1" 2>/dev/null | grep -q ' __[a-z]*san_'
+}
+
 # Copies Dovecot's modules, adds the shipmail modules that are built, and
 # mounts the copy over the system directory inside this namespace only.
 lab_modules() {
 	local so base dest
 
 	cp -a "$LAB_MODULE_DIR" "$LAB/modules" || return 1
-	for so in "$SHIPMAIL_BUILDDIR"/dovecot-plugin/.libs/*.so; do
+	for so in "$LAB_PLUGIN_DIR"/*.so; do
 		[ -f "$so" ] || continue
 		base=$(basename "$so")
 		case $base in
@@ -183,6 +193,10 @@ lab_modules() {
 		lib*_plugin.so) dest=$LAB/modules ;;
 		*) continue ;;
 		esac
+		if lab_module_sanitized "$so"; then
+			lab_die "$so is built with sanitizers, Dovecot cannot load it: set SHIPMAIL_PLUGIN_DIR to a normal build's dovecot-plugin/.libs"
+			return 1
+		fi
 		install -m 0644 "$so" "$dest/$base" || return 1
 		lab_log "installed module $base"
 	done
@@ -195,15 +209,66 @@ lab_modules() {
 		lab_die "cannot bind-mount $LAB/modules over $LAB_MODULE_DIR"
 }
 
-# sshd runs the forced command as vmail, which may not reach the build
-# tree (a checkout under /root is mode 0700): run a copy in $LAB.
-lab_shore_binary() {
-	local built=$SHIPMAIL_BUILDDIR/shore-helper/shipmail-shore
+# A value in single quotes, for sh.
+lab_sh_quote() {
+	local q="'\\''"
+	printf "'%s'" "${1//\'/$q}"
+}
 
+# The lines of a helper wrapper that set the sanitizer options the lab
+# started with (tests/runner points their log_path at a directory it
+# reads after the test), and name them in DOVECOT_PRESERVE_ENVS:
+# shipmail-shore re-executes itself through doveconf, which empties
+# the environment otherwise.
+lab_helper_env() {
+	local var val keep=
+
+	for var in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+		val=${!var:-}
+		[ -n "$val" ] || continue
+		echo "$var=$(lab_sh_quote "$val"); export $var"
+		keep+=" $var"
+	done
+	[ -n "$keep" ] || return 0
+	keep="${DOVECOT_PRESERVE_ENVS:-}$keep"
+	echo "DOVECOT_PRESERVE_ENVS=$(lab_sh_quote "${keep# }")"
+	echo "export DOVECOT_PRESERVE_ENVS"
+}
+
+# The helpers run from copies in $LAB/bin/real, each through a wrapper
+# of its name in $LAB/bin ($LAB_SHIPMAIL_SHORE, $LAB_SHIPMAIL_FETCH,
+# $LAB_SHIPMAIL_OUTBOUND).  sshd (the forced command) and Postfix's
+# spawn start them as vmail, who may not reach the build tree (a
+# checkout under /root is mode 0700), with an environment of their own:
+# the wrapper gives them the lab's sanitizer options, and runs them as
+# "$LAB/bin/helper-run NAME PROGRAM ARGS..." when a test put such a
+# program there (transfer-valgrind.test: valgrind).
+lab_helpers() {
+	local built name env
+
+	env=$(lab_helper_env)
+	mkdir -p "$LAB/bin/real" || return 1
+	for built in shore-helper/shipmail-shore ship-fetch/shipmail-fetch \
+		ship-fetch/shipmail-outbound; do
+		name=${built#*/}
+		[ -x "$SHIPMAIL_BUILDDIR/$built" ] || continue
+		install -m 0755 "$SHIPMAIL_BUILDDIR/$built" "$LAB/bin/real/" ||
+			return 1
+		cat >"$LAB/bin/$name" <<EOF || return 1
+#!/bin/sh
+# $name in the lab (tests/lab/lab.sh: lab_helpers)
+$env
+if [ -x $LAB/bin/helper-run ]; then
+	exec $LAB/bin/helper-run $name $LAB/bin/real/$name "\$@"
+fi
+exec $LAB/bin/real/$name "\$@"
+EOF
+		chmod 0755 "$LAB/bin/$name" || return 1
+	done
 	LAB_SHIPMAIL_SHORE=$LAB/bin/shipmail-shore
-	export LAB_SHIPMAIL_SHORE
-	[ -x "$built" ] || return 0
-	install -D -m 0755 "$built" "$LAB_SHIPMAIL_SHORE"
+	LAB_SHIPMAIL_FETCH=$LAB/bin/shipmail-fetch
+	LAB_SHIPMAIL_OUTBOUND=$LAB/bin/shipmail-outbound
+	export LAB_SHIPMAIL_SHORE LAB_SHIPMAIL_FETCH LAB_SHIPMAIL_OUTBOUND
 }
 
 lab_init() {
@@ -230,7 +295,7 @@ lab_init() {
 	lab_vmail_user || return 1
 	lab_guard
 	lab_modules || return 1
-	lab_shore_binary || return 1
+	lab_helpers || return 1
 
 	local site
 	for site in shore ship; do

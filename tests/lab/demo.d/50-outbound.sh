@@ -11,8 +11,7 @@ demo_step outbound \
 	"ship-fetch/shipmail-outbound ship-fetch/shipmail-fetch shore-helper/shipmail-shore"
 
 outbound_setup() {
-	mkdir -p "$LAB/bin" "$LAB/ship/outbound" "$LAB/shore/outbound"
-	cp "$SHIPMAIL_BUILDDIR/ship-fetch/shipmail-outbound" "$LAB/bin/" || return 1
+	mkdir -p "$LAB/ship/outbound" "$LAB/shore/outbound"
 	chown vmail "$LAB/ship/outbound" "$LAB/shore/outbound"
 	# Step to_the_ship wrote the transfer's names; these are the
 	# outbound ones, for both sites.
@@ -21,7 +20,7 @@ outbound_spool_dir = $LAB/ship/outbound
 shore_outbound_dir = $LAB/shore/outbound
 shore_sendmail = /usr/sbin/sendmail -C $SHORE_POSTFIX_DIR"
 	LAB_SHIP_MASTER_CF="shipmail unix - n n - - spawn
-  user=vmail argv=$LAB/bin/shipmail-outbound -c $LAB/shipmail.conf"
+  user=vmail argv=$LAB_SHIPMAIL_OUTBOUND -c $LAB/shipmail.conf"
 	export LAB_SHIP_MASTER_CF
 	lab_user ship carol@ship1.example
 	lab_user shore carol@ship1.example
