@@ -27,7 +27,8 @@ struct session {
 	LIBSSH2_SESSION *ssh;
 	LIBSSH2_CHANNEL *channel;
 	unsigned int idle_timeout, keepalive;
-	time_t last_data;
+	time_t last_data;		/* any byte, keepalive answers too */
+	time_t last_reply;		/* the shore's channel data */
 	char error[256];
 };
 
@@ -343,7 +344,7 @@ struct session *session_open(const struct session_settings *set,
 		return NULL;
 	}
 	s->idle_timeout = set->idle_timeout;
-	s->last_data = now();
+	s->last_data = s->last_reply = now();
 	return s;
 }
 
@@ -370,19 +371,31 @@ void session_close(struct session **_s)
 	free(s);
 }
 
+/*
+ * The caller reads only when it waits for an answer.  Keepalive answers
+ * show that the link and sshd live, not that shipmail-shore does: a
+ * shore that answers nothing for idle_timeout while the link is alive
+ * (stuck, or stopped) ends the session as a silent link would.
+ */
 ssize_t session_read(struct session *s, void *buf, size_t size)
 {
 	for (;;) {
 		ssize_t n = libssh2_channel_read(s->channel, buf, size);
 
 		if (n > 0) {
-			s->last_data = now();
+			s->last_data = s->last_reply = now();
 			return n;
 		}
 		if (n == 0 && libssh2_channel_eof(s->channel))
 			return 0;
 		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
 			session_set_ssh_error(s, "read");
+			return -1;
+		}
+		if (now() - s->last_reply >= (time_t)s->idle_timeout) {
+			snprintf(s->error, sizeof(s->error), "shipmail-shore "
+				 "answered nothing for %us (the link lives)",
+				 s->idle_timeout);
 			return -1;
 		}
 		if (session_wait(s) < 0)
