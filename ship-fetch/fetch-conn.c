@@ -460,10 +460,8 @@ static int uploads_start(struct conn *c)
 		struct expect e = { .type = EXPECT_HAVE, .item = c->up_count };
 
 		if (run->set->send_max_bytes > 0 && planned > 0 &&
-		    planned + items[i].size > run->set->send_max_bytes) {
-			run->budget_hit = 1;
+		    planned + items[i].size > run->set->send_max_bytes)
 			break;
-		}
 		u->item = items[i];
 		if (outbox_item_digest(run->outbox, u->item.id, u->digest,
 				       &u->size) < 0 ||
@@ -543,7 +541,6 @@ static int conn_refill(struct conn *c)
 	while (c->offer_done && c->next_ask < c->planned &&
 	       c->in_flight < set->pipeline) {
 		if (run->deadline != 0 && time(NULL) >= run->deadline) {
-			run->budget_hit = 1;
 			run->deferred +=
 				(unsigned int)(c->planned - c->next_ask);
 			c->planned = c->next_ask;
@@ -1174,7 +1171,6 @@ static int conn_out_of_time(struct conn *c)
 
 	if (run->deadline == 0 || time(NULL) < run->deadline)
 		return 0;
-	run->budget_hit = 1;
 	if (c->planned > c->finished)
 		run->deferred += (unsigned int)(c->planned - c->finished);
 	fetch_log(run, "fetch_max_time is used up: the session ends here, "

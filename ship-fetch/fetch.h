@@ -68,7 +68,6 @@ struct fetch_run {
 	uint64_t bytes_sent;		/* message bytes that went ashore */
 	unsigned int temp_failures, perm_failures;
 	int protocol_error;
-	int budget_hit;
 	time_t last_progress;
 };
 
