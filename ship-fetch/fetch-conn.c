@@ -623,9 +623,9 @@ static int offer_filter(struct conn *c)
 			c->items[kept++] = c->items[i];
 			break;
 		case SPOOL_DELIVERED:
-			/* Its ack was queued at the session start; a kill
-			   right after the journal line may have left the
-			   file behind. */
+			/* Its ack went at the session start, before the
+			   OFFER, and its file with it: offered all the
+			   same, the shore did not take that ack. */
 			spool_remove(c->run->spool, ref);
 			break;
 		case SPOOL_ACKED:
@@ -1146,6 +1146,10 @@ static int conn_start_batch(struct conn *c)
 
 	for (i = 0; !c->run->dry_run &&
 	     (ref = spool_unacked(c->run->spool, i)) != NULL; i++) {
+		/* A run killed between the journal's D line and the
+		   removal leaves the file; the shore, acked first, will
+		   not offer the message again to clean it then. */
+		spool_remove(c->run->spool, ref);
 		if (conn_send_ack(c, ref) < 0)
 			return -1;
 	}
