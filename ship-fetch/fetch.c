@@ -422,7 +422,9 @@ static int settings_read(const struct config *cfg, struct fetch_settings *set,
 			       &set->lmtp_timeout, err->text,
 			       sizeof(err->text)) < 0 ||
 	    get_count(cfg, "fetch_pipeline", 16, 1000, &set->pipeline,
-		      err) < 0)
+		      err) < 0 ||
+	    get_count(cfg, "fetch_journal_keep", 10000, 1000000,
+		      &set->journal_keep, err) < 0)
 		return -1;
 	set->ssh.port = port;
 	if (set->ssh.connect_timeout == 0 || set->ssh.idle_timeout == 0 ||
@@ -529,6 +531,20 @@ static void usage(void)
 	exit(EX_USAGE);
 }
 
+/* One line when the journal was compacted, or could not be. */
+static void spool_report_compaction(struct fetch_run *run)
+{
+	size_t before, after;
+	int error = spool_compaction(run->spool, &before, &after);
+
+	if (error != 0)
+		fetch_log(run, "journal not compacted (%zu lines kept): %s",
+			  before, strerror(error));
+	else if (after != before)
+		fetch_log(run, "journal compacted: %zu lines to %zu", before,
+			  after);
+}
+
 int main(int argc, char *argv[])
 {
 	const char *config_path = SHIPMAIL_CONFIG_DEFAULT;
@@ -573,13 +589,18 @@ int main(int argc, char *argv[])
 		run.deadline = run.started + (time_t)set.max_time;
 	signal(SIGPIPE, SIG_IGN);
 
-	run.spool = spool_open(set.spool_dir, err.text, sizeof(err.text));
+	run.spool = spool_open(set.spool_dir, set.journal_keep, err.text,
+			       sizeof(err.text));
 	if (run.spool == NULL) {
+		/* A run still going (a slow link outlasts a cron interval)
+		   is no fault: this one has nothing to do. */
+		ret = errno == EWOULDBLOCK ? EX_TEMPFAIL : EX_CANTCREAT;
 		fprintf(stderr, "shipmail-fetch: spool: %s\n", err.text);
 		config_command_free(&set.doveadm_argv);
 		config_free(&cfg);
-		return EX_CANTCREAT;
+		return ret;
 	}
+	spool_report_compaction(&run);
 	/* Not made here: shipmail-outbound makes it, as the mail user,
 	   with the first message; until then there is nothing to send. */
 	run.outbox = outbox_open(set.outbound_dir, 0, err.text,

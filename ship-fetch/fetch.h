@@ -24,6 +24,7 @@ struct outbox;
 struct fetch_settings {
 	struct session_settings ssh;
 	const char *spool_dir;
+	unsigned int journal_keep;	/* acknowledged messages remembered */
 	const char *lmtp;
 	unsigned int compress_mask;
 	uint64_t max_bytes;		/* per run, 0: no limit */

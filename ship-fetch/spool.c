@@ -1,7 +1,7 @@
 /*
  * The spool directory and its journal: see spool.h.  The journal is
- * read once into an array; lookups scan it linearly, which is fine for
- * the few thousand messages a ship gets between rotations.
+ * read once into an array; lookups scan it linearly, which compaction
+ * keeps to the few thousand messages that a ship remembers.
  */
 #include "spool.h"
 #include "digest.h"
@@ -10,10 +10,14 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define SPOOL_JOURNAL	"journal"
+#define SPOOL_LOCK	"lock"
+/* Superseded journal lines tolerated before a compaction. */
+#define SPOOL_SLACK	1024
 
 struct spool_entry {
 	struct proto_msgref ref;
@@ -22,8 +26,11 @@ struct spool_entry {
 
 struct spool {
 	char *dir;
-	int journal_fd;
+	int journal_fd, lock_fd;
 	int torn;			/* the journal ends inside a line */
+	size_t lines;			/* lines read from the journal */
+	size_t lines_after;		/* and after the compaction */
+	int compact_errno;		/* why a compaction failed, or 0 */
 	struct spool_entry *entries;
 	size_t count, alloc;
 };
@@ -122,6 +129,7 @@ static int spool_load(struct spool *spool)
 	int fd;
 
 	spool->torn = 0;
+	spool->lines = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", spool->dir, SPOOL_JOURNAL);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -132,6 +140,7 @@ static int spool_load(struct spool *spool)
 
 		for (i = 0; i < n; i++) {
 			if (buf[i] == '\n') {
+				spool->lines++;
 				spool_load_line(spool, line, line_len);
 				line_len = 0;
 			} else if (line_len < sizeof(line)) {
@@ -144,7 +153,155 @@ static int spool_load(struct spool *spool)
 	return n < 0 ? -1 : 0;
 }
 
-struct spool *spool_open(const char *dir, char *error, size_t error_size)
+/* A journal line for ref in state, with its LF; 0 when it does not
+   fit (a user name that cannot be encoded). */
+static size_t spool_format(char *line, size_t size,
+			   const struct proto_msgref *ref,
+			   enum spool_state state, const char *digest)
+{
+	char user[3 * PENDING_USER_MAX + 1];
+	int len;
+
+	if (proto_user_encode(user, sizeof(user), ref->user) == 0)
+		return 0;
+	len = snprintf(line, size, "%c %s %s %u %u %s\n",
+		       state_letters[state], user, ref->guid, ref->uidvalidity,
+		       ref->uid, digest != NULL && *digest != '\0' ?
+		       digest : "-");
+	return len < 0 || (size_t)len >= size ? 0 : (size_t)len;
+}
+
+static size_t spool_acked(const struct spool *spool)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < spool->count; i++)
+		n += spool->entries[i].state == SPOOL_ACKED;
+	return n;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = fsync(fd);
+	close(fd);
+	return ret;
+}
+
+/*
+ * Drop all but the newest keep acknowledged entries (the array is in
+ * the order messages first appeared) and write what is left, one line
+ * each, to a new journal that replaces the old.  On any failure the old
+ * journal stays, whole.
+ */
+static int spool_compact(struct spool *spool, size_t keep)
+{
+	char path[4096], tmp[4096], line[PROTO_LINE_MAX + 2];
+	size_t acked = spool_acked(spool), drop, i, kept = 0;
+	FILE *f;
+	int fd, ok;
+
+	drop = acked > keep ? acked - keep : 0;
+
+	snprintf(path, sizeof(path), "%s/%s", spool->dir, SPOOL_JOURNAL);
+	snprintf(tmp, sizeof(tmp), "%s/%s.new", spool->dir, SPOOL_JOURNAL);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	for (i = 0; i < spool->count; i++) {
+		const struct spool_entry *e = &spool->entries[i];
+		size_t len;
+
+		if (e->state == SPOOL_ACKED && drop > 0) {
+			drop--;
+			continue;
+		}
+		len = spool_format(line, sizeof(line), &e->ref, e->state,
+				   NULL);
+		if (len > 0 && fwrite(line, 1, len, f) != len)
+			break;
+		spool->entries[kept++] = *e;
+	}
+	ok = i == spool->count && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (fclose(f) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, path) < 0) {
+		int saved = errno;
+
+		(void)unlink(tmp);
+		/* The array may be short of entries the old journal has. */
+		spool->count = 0;
+		if (spool_load(spool) < 0)
+			return -1;
+		errno = saved;
+		return -1;
+	}
+	spool->count = kept;
+	spool->lines_after = kept;
+	spool->torn = 0;
+	/* A crash before this leaves the old journal or the new one,
+	   either of them whole. */
+	return sync_dir(spool->dir);
+}
+
+/* The exclusive lock on dir/lock, with our pid in it.  -1 with errno
+   (EWOULDBLOCK: another run) and a text. */
+static int spool_lock(struct spool *spool, char *error, size_t error_size)
+{
+	char path[4096], pid[32] = "";
+	ssize_t n;
+	int len;
+
+	snprintf(path, sizeof(path), "%s/%s", spool->dir, SPOOL_LOCK);
+	spool->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (spool->lock_fd < 0) {
+		snprintf(error, error_size, "open %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (flock(spool->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int saved = errno;
+
+		if (saved == EWOULDBLOCK) {
+			n = pread(spool->lock_fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			snprintf(error, error_size, "%s is in use by another "
+				 "shipmail-fetch (pid %s)", spool->dir,
+				 *pid != '\0' ? pid : "unknown");
+		} else {
+			snprintf(error, error_size, "lock %s: %s", path,
+				 strerror(saved));
+		}
+		errno = saved;
+		return -1;
+	}
+	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(spool->lock_fd, 0) < 0 ||
+	    pwrite(spool->lock_fd, pid, (size_t)len, 0) != len) {
+		snprintf(error, error_size, "write %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int spool_compaction(const struct spool *spool, size_t *before_r,
+		     size_t *after_r)
+{
+	*before_r = spool->lines;
+	*after_r = spool->lines_after;
+	return spool->compact_errno;
+}
+
+struct spool *spool_open(const char *dir, size_t keep, char *error,
+			 size_t error_size)
 {
 	struct spool *spool = calloc(1, sizeof(*spool));
 	char path[4096];
@@ -155,10 +312,18 @@ struct spool *spool_open(const char *dir, char *error, size_t error_size)
 		return NULL;
 	}
 	spool->journal_fd = -1;
+	spool->lock_fd = -1;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(error, error_size, "mkdir %s: %s", dir,
 			 strerror(errno));
 		spool_close(&spool);
+		return NULL;
+	}
+	if (spool_lock(spool, error, error_size) < 0) {
+		int saved = errno;
+
+		spool_close(&spool);
+		errno = saved;
 		return NULL;
 	}
 	if (spool_load(spool) < 0) {
@@ -167,6 +332,12 @@ struct spool *spool_open(const char *dir, char *error, size_t error_size)
 		spool_close(&spool);
 		return NULL;
 	}
+	spool->lines_after = spool->lines;
+	/* Not fatal: the old journal is still whole, and still appended
+	   to; the next run tries again. */
+	if ((spool->lines - spool->count >= SPOOL_SLACK ||
+	     spool_acked(spool) > keep) && spool_compact(spool, keep) < 0)
+		spool->compact_errno = errno != 0 ? errno : EIO;
 	snprintf(path, sizeof(path), "%s/%s", dir, SPOOL_JOURNAL);
 	spool->journal_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
 				 O_CLOEXEC, 0600);
@@ -198,6 +369,8 @@ void spool_close(struct spool **_spool)
 	*_spool = NULL;
 	if (spool->journal_fd >= 0)
 		close(spool->journal_fd);
+	if (spool->lock_fd >= 0)
+		close(spool->lock_fd);
 	free(spool->entries);
 	free(spool->dir);
 	free(spool);
@@ -214,22 +387,14 @@ enum spool_state spool_state(const struct spool *spool,
 int spool_record(struct spool *spool, const struct proto_msgref *ref,
 		 enum spool_state state, const char *digest)
 {
-	char user[3 * PENDING_USER_MAX + 1], line[PROTO_LINE_MAX + 2];
-	int len;
+	char line[PROTO_LINE_MAX + 2];
+	size_t len = spool_format(line, sizeof(line), ref, state, digest);
 
-	if (proto_user_encode(user, sizeof(user), ref->user) == 0) {
+	if (len == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	len = snprintf(line, sizeof(line), "%c %s %s %u %u %s\n",
-		       state_letters[state], user, ref->guid, ref->uidvalidity,
-		       ref->uid, digest != NULL && *digest != '\0' ?
-		       digest : "-");
-	if (len < 0 || (size_t)len >= sizeof(line)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (write(spool->journal_fd, line, (size_t)len) != len ||
+	if (write(spool->journal_fd, line, len) != (ssize_t)len ||
 	    fdatasync(spool->journal_fd) < 0)
 		return -1;
 	return spool_remember(spool, ref, state);

@@ -24,9 +24,18 @@
  *
  * Journal lines: "<state> <user> <guid> <uidvalidity> <uid> <digest>",
  * the user percent-encoded as on the wire.  A torn last line (a crash
- * while appending) is ignored.  The journal only grows.
- * XXX no compaction: about 130 bytes per message, forever; rotate it by
- * hand (keep the last lines) until the journal is compacted on start.
+ * while appending) is ignored.
+ *
+ * One run at a time: spool_open() takes an exclusive lock on the file
+ * "lock" in the directory (its text: the holder's pid) and fails with
+ * EWOULDBLOCK while another run holds it.  Two runs would fetch the
+ * same message into the same file, and deliver it twice.
+ *
+ * The journal is compacted when it is opened and has grown: it is
+ * rewritten (a new file, synced, renamed over the old) with one line per
+ * message in its last state, and of the acknowledged messages, which
+ * need remembering only in case the shore offers one again, the newest
+ * "keep" only.
  */
 
 #include <stdint.h>
@@ -44,8 +53,18 @@ enum spool_state {
 
 struct spool;
 
-/* Open (creating) dir and its journal.  NULL with error set. */
-struct spool *spool_open(const char *dir, char *error, size_t error_size);
+/* Open (creating) dir, lock it and open its journal, compacted first
+   when it has more than a few superseded lines or more acknowledged
+   messages than keep.  NULL with error set, and errno EWOULDBLOCK when
+   another process holds the lock. */
+struct spool *spool_open(const char *dir, size_t keep, char *error,
+			 size_t error_size);
+
+/* Lines in the journal before and after the compaction at open (equal
+   when there was none); returns the errno of a compaction that failed
+   (the old journal is kept and used), else 0. */
+int spool_compaction(const struct spool *spool, size_t *before_r,
+		     size_t *after_r);
 void spool_close(struct spool **spool);
 
 /* What the journal says about ref. */

@@ -2,6 +2,7 @@
 #include "spool.h"
 #include "test-common.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,14 +23,36 @@ static struct proto_msgref ref(const char *user, uint32_t uid)
 	return r;
 }
 
-static struct spool *open_spool(void)
+static struct spool *open_spool_keep(size_t keep)
 {
 	char error[256];
-	struct spool *s = spool_open(dir, error, sizeof(error));
+	struct spool *s = spool_open(dir, keep, error, sizeof(error));
 
 	if (s == NULL)
 		fprintf(stderr, "# %s\n", error);
 	return s;
+}
+
+static struct spool *open_spool(void)
+{
+	return open_spool_keep(10000);
+}
+
+static size_t journal_lines(void)
+{
+	char path[512];
+	size_t n = 0;
+	FILE *f;
+	int c;
+
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
 }
 
 static void test_journal_survives_reopen(void)
@@ -114,12 +137,109 @@ static void test_resume_and_digest(void)
 	test_end();
 }
 
+static void test_one_run_at_a_time(void)
+{
+	char error[256];
+	struct spool *s = open_spool(), *t;
+
+	test_begin("spool: a second open fails while the first holds it");
+	test_assert(s != NULL);
+	errno = 0;
+	t = spool_open(dir, 10000, error, sizeof(error));
+	test_assert(t == NULL);
+	test_assert(errno == EWOULDBLOCK);
+	test_assert(strstr(error, "in use by another shipmail-fetch") !=
+		    NULL);
+	{
+		char pid[32];
+
+		snprintf(pid, sizeof(pid), "(pid %ld)", (long)getpid());
+		test_assert(strstr(error, pid) != NULL);
+	}
+	spool_close(&s);
+	t = open_spool();
+	test_assert(t != NULL);
+	spool_close(&t);
+	test_end();
+}
+
+static void test_compaction(void)
+{
+	struct proto_msgref m;
+	size_t before, after, lines;
+	struct spool *s = open_spool();
+	uint32_t uid;
+
+	test_begin("spool: the journal is compacted, states kept");
+	/* 600 messages, three lines each, as a run writes them; the
+	   last two stop short of acknowledged. */
+	for (uid = 100; uid < 700; uid++) {
+		m = ref("erin@ship1.example", uid);
+		test_assert(spool_record(s, &m, SPOOL_DELIVERING, NULL) == 0);
+		test_assert(spool_record(s, &m, SPOOL_DELIVERED, "ab") == 0);
+		if (uid < 698)
+			test_assert(spool_record(s, &m, SPOOL_ACKED,
+						 NULL) == 0);
+	}
+	spool_close(&s);
+	lines = journal_lines();
+	test_assert(lines > 1800);
+
+	s = open_spool();
+	test_assert(spool_compaction(s, &before, &after) == 0);
+	test_assert_u64(before, lines);
+	test_assert(after < before);
+	test_assert_u64(journal_lines(), after);
+	m = ref("erin@ship1.example", 100);
+	test_assert(spool_state(s, &m) == SPOOL_ACKED);
+	m = ref("erin@ship1.example", 698);
+	test_assert(spool_state(s, &m) == SPOOL_DELIVERED);
+	m = ref("alice@ship1.example", 1);
+	test_assert(spool_state(s, &m) == SPOOL_ACKED);
+	m = ref("carol", 3);
+	test_assert(spool_state(s, &m) == SPOOL_FAILED);
+	/* Appends go on after the rewrite. */
+	m = ref("erin@ship1.example", 700);
+	test_assert(spool_record(s, &m, SPOOL_FAILED, NULL) == 0);
+	spool_close(&s);
+
+	/* Nothing to do the next time. */
+	s = open_spool();
+	test_assert(spool_compaction(s, &before, &after) == 0);
+	test_assert_u64(before, after);
+	test_assert(spool_state(s, &m) == SPOOL_FAILED);
+	spool_close(&s);
+
+	/* Keep 10: the oldest acknowledged go, the others all stay. */
+	s = open_spool_keep(10);
+	test_assert(s != NULL);
+	m = ref("erin@ship1.example", 100);
+	test_assert(spool_state(s, &m) == SPOOL_NONE);
+	m = ref("erin@ship1.example", 688);
+	test_assert(spool_state(s, &m) == SPOOL_ACKED);
+	m = ref("erin@ship1.example", 687);
+	test_assert(spool_state(s, &m) == SPOOL_NONE);
+	m = ref("alice@ship1.example", 1);
+	test_assert(spool_state(s, &m) == SPOOL_NONE);
+	m = ref("erin@ship1.example", 699);
+	test_assert(spool_state(s, &m) == SPOOL_DELIVERED);
+	m = ref("carol", 3);
+	test_assert(spool_state(s, &m) == SPOOL_FAILED);
+	m = ref("odd user/..%*", 2);
+	test_assert(spool_state(s, &m) == SPOOL_DELIVERED);
+	test_assert(spool_unacked(s, 0) != NULL);
+	spool_close(&s);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const tests[])(void) = {
 		test_journal_survives_reopen,
 		test_torn_journal_line_ignored,
 		test_resume_and_digest,
+		test_one_run_at_a_time,
+		test_compaction,
 		NULL
 	};
 	int ret;
