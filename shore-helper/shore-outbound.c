@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,7 +197,7 @@ int shore_outbound_put_begin(struct shore_outbound *ob,
 			     const struct proto_request *req,
 			     const char **error_r)
 {
-	char path[4096];
+	char path[4096], sent[4096];
 	struct stat st;
 	int created;
 
@@ -207,8 +208,8 @@ int shore_outbound_put_begin(struct shore_outbound *ob,
 	memcpy(ob->put_digest, req->digest, sizeof(ob->put_digest));
 	ob->put_size = req->size;
 
-	ob_path(ob, req->id, ".sent", path, sizeof(path));
-	if (exists(path)) {
+	ob_path(ob, req->id, ".sent", sent, sizeof(sent));
+	if (exists(sent)) {
 		/* A PUT repeated after its reply was lost. */
 		ob->put_sent = 1;
 		return 0;
@@ -224,8 +225,24 @@ int shore_outbound_put_begin(struct shore_outbound *ob,
 	ob_path(ob, req->id, ".part", path, sizeof(path));
 	created = !exists(path);
 	ob->put_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (ob->put_fd < 0 || fstat(ob->put_fd, &st) < 0 ||
-	    (created && sync_dir(ob) < 0)) {
+	/* Another session of this ship may be injecting this upload (the
+	   ship reconnected while the old session still had it): wait for
+	   it, so as not to cut the file under its sendmail. */
+	if (ob->put_fd < 0 || flock(ob->put_fd, LOCK_EX) < 0) {
+		snprintf(ob->text, sizeof(ob->text), "cannot store the "
+			 "upload: %s", strerror(errno));
+		*error_r = ob->text;
+		shore_outbound_put_abort(ob);
+		return PROTO_ERR_TEMP;
+	}
+	if (exists(sent)) {
+		if (created)
+			(void)unlink(path);
+		shore_outbound_put_abort(ob);
+		ob->put_sent = 1;
+		return 0;
+	}
+	if (fstat(ob->put_fd, &st) < 0 || (created && sync_dir(ob) < 0)) {
 		snprintf(ob->text, sizeof(ob->text), "cannot store the "
 			 "upload: %s", strerror(errno));
 		*error_r = ob->text;
@@ -240,9 +257,12 @@ int shore_outbound_put_begin(struct shore_outbound *ob,
 		shore_outbound_put_abort(ob);
 		return PROTO_ERR_RANGE;
 	}
-	/* Bytes past the offset are the ship's to send again. */
+	/* Bytes past the offset are the ship's to send again.  What is
+	   written after the lock goes are the same bytes at the same
+	   offsets as any other session of the ship writes. */
 	if (ftruncate(ob->put_fd, (off_t)req->offset) < 0 ||
-	    lseek(ob->put_fd, (off_t)req->offset, SEEK_SET) < 0) {
+	    lseek(ob->put_fd, (off_t)req->offset, SEEK_SET) < 0 ||
+	    flock(ob->put_fd, LOCK_UN) < 0) {
 		snprintf(ob->text, sizeof(ob->text), "cannot store the "
 			 "upload: %s", strerror(errno));
 		*error_r = ob->text;
@@ -515,6 +535,27 @@ int shore_outbound_put_end(struct shore_outbound *ob, const char **text_r,
 
 	ob_path(ob, ob->put_id, ".part", path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* One injection at a time; whoever waited finds it done. */
+	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+		int saved = errno;
+
+		close(fd);
+		fd = -1;
+		errno = saved;
+	}
+	if (fd >= 0 || errno == ENOENT) {
+		char sent[4096];
+
+		/* Gone: another session may have just injected it. */
+		ob_path(ob, ob->put_id, ".sent", sent, sizeof(sent));
+		if (exists(sent)) {
+			if (fd >= 0)
+				close(fd);
+			snprintf(ob->text, sizeof(ob->text), "sent");
+			*sent_r = 1;
+			return 0;
+		}
+	}
 	if (fd < 0 || file_digest(fd, digest, &size) < 0) {
 		snprintf(ob->text, sizeof(ob->text), "cannot read the "
 			 "upload: %s", strerror(errno));
