@@ -409,13 +409,12 @@ static int on_put_reply(struct conn *c, const struct expect *e,
 			c->up_cur = e->item;
 		return 0;
 	}
-	/* XXX a message the shore refuses for good (554) stays in the
-	   outbound spool and is offered again every run: nobody bounces
-	   it to its sender yet, the admin has to look at the log. */
-	if (r->code == PROTO_ERR_REFUSED)
+	if (r->code == PROTO_ERR_REFUSED) {
 		c->run->perm_failures++;
-	else
+		fetch_return_upload(c->run, u->item.id, r->code, r->text);
+	} else {
 		c->run->temp_failures++;
+	}
 	u->state = UPLOAD_DONE;
 	u->failed = 1;
 	return 0;

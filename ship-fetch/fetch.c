@@ -458,6 +458,10 @@ static int settings_read(const struct config *cfg, struct fetch_settings *set,
 		return -1;
 	}
 	set->compress_level = (int)level;
+	if (config_get_command(cfg, "fetch_sendmail", "/usr/sbin/sendmail", 6,
+			       &set->sendmail_argv, &set->sendmail_argc,
+			       err->text, sizeof(err->text)) < 0)
+		return -1;
 	return config_get_command(cfg, "fetch_doveadm", "/usr/bin/doveadm", 6,
 				  &set->doveadm_argv, &set->doveadm_argc,
 				  err->text, sizeof(err->text));
@@ -579,6 +583,7 @@ int main(int argc, char *argv[])
 	if (i < argc) {
 		ret = request_command(&set, argc - i - 1, argv + i + 1);
 		config_command_free(&set.doveadm_argv);
+		config_command_free(&set.sendmail_argv);
 		config_free(&cfg);
 		return ret;
 	}
@@ -597,6 +602,7 @@ int main(int argc, char *argv[])
 		ret = errno == EWOULDBLOCK ? EX_TEMPFAIL : EX_CANTCREAT;
 		fprintf(stderr, "shipmail-fetch: spool: %s\n", err.text);
 		config_command_free(&set.doveadm_argv);
+		config_command_free(&set.sendmail_argv);
 		config_free(&cfg);
 		return ret;
 	}
@@ -631,6 +637,7 @@ int main(int argc, char *argv[])
 	free(run.requests);
 	spool_close(&run.spool);
 	config_command_free(&set.doveadm_argv);
+	config_command_free(&set.sendmail_argv);
 	config_free(&cfg);
 	return ret;
 }

@@ -35,6 +35,8 @@ struct fetch_settings {
 	unsigned int pipeline;		/* FETCH requests in flight */
 	char **doveadm_argv;		/* fetch_doveadm, room for 6 more */
 	size_t doveadm_argc;
+	char **sendmail_argv;		/* fetch_sendmail, room for 6 more */
+	size_t sendmail_argc;
 	const char *outbound_dir;	/* the ship's outbound spool */
 	uint64_t send_max_bytes;	/* per run, 0: no limit */
 	uint64_t send_piece;		/* bytes per PUT */
@@ -115,5 +117,10 @@ void fetch_unmap_user(const struct fetch_settings *set, const char *user,
 /* The ship's recipient for a shore user (fetch_user_map, else same). */
 void fetch_map_user(const struct fetch_settings *set, const char *user,
 		    char *buf, size_t size);
+
+/* An upload the shore refused for good (code, text): returned to its
+   sender and set aside; see fetch-return.c. */
+void fetch_return_upload(struct fetch_run *run, const char *id,
+			 unsigned int code, const char *text);
 
 #endif

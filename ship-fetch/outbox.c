@@ -431,3 +431,25 @@ outbox_clean_tmp(struct outbox *box, unsigned int secs)
 	}
 	closedir(dir);
 }
+
+int
+outbox_item_set_aside(struct outbox *box, const char *id)
+{
+	int fd, ret;
+
+	if (!outbound_id_valid(id, strlen(id))) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (mkdirat(box->dir_fd, "failed", 0700) < 0 && errno != EEXIST)
+		return -1;
+	fd = openat(box->dir_fd, "failed", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = renameat(box->new_fd, id, fd, id);
+	if (ret == 0)
+		ret = fsync(fd) < 0 || fsync(box->new_fd) < 0 ? -1 : 0;
+	close(fd);
+	return ret;
+}

@@ -6,6 +6,7 @@
  *
  *   <dir>/tmp/<id>    being written (by shipmail-outbound)
  *   <dir>/new/<id>    whole and fsynced: waiting to go up to the shore
+ *   <dir>/failed/<id> refused by the shore for good, returned to sender
  *
  * A file is written in tmp/, fsynced, renamed into new/, and new/ is
  * fsynced before the writer says so: a message that shipmail-outbound
@@ -96,5 +97,10 @@ int outbox_item_remove(struct outbox *box, const char *id);
    gives up on an LMTP session long before. */
 #define OUTBOX_TMP_MAX_AGE	(24 * 60 * 60)
 void outbox_clean_tmp(struct outbox *box, unsigned int secs);
+
+/* Move new/<id> to failed/<id> (made when missing), both directories
+   synced: a message that will never go, kept for the administrator.
+   0 or -1 with errno. */
+int outbox_item_set_aside(struct outbox *box, const char *id);
 
 #endif

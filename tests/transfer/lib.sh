@@ -36,6 +36,7 @@ shore_sendmail = /usr/sbin/sendmail -C $LAB/shore/postfix/etc
 # ship
 outbound_spool_dir = $LAB/ship/outbound
 fetch_doveadm = /usr/bin/doveadm -c $LAB/ship/dovecot/dovecot.conf
+fetch_sendmail = /usr/sbin/sendmail -C $LAB/ship/postfix/etc
 fetch_host = 127.0.0.1
 fetch_port = $LINK_SSH_PORT
 fetch_user = vmail
