@@ -1226,7 +1226,11 @@ static void conn_free(struct conn *c)
 	}
 	decompressor_free(&c->dec);
 	compressor_free(&c->enc);
-	session_close(&c->s);
+	/* Only a session whose QUIT was answered ends politely. */
+	if (c->done)
+		session_close(&c->s);
+	else
+		session_abort(&c->s);
 	free(c->queue);
 	free(c->items);
 	free(c->ups);

@@ -424,8 +424,15 @@ static int settings_read(const struct config *cfg, struct fetch_settings *set,
 	    get_count(cfg, "fetch_pipeline", 16, 1000, &set->pipeline,
 		      err) < 0 ||
 	    get_count(cfg, "fetch_journal_keep", 10000, 1000000,
-		      &set->journal_keep, err) < 0)
+		      &set->journal_keep, err) < 0 ||
+	    get_count(cfg, "fetch_packet_size", 4096, 32768,
+		      &set->ssh.packet_size, err) < 0)
 		return -1;
+	if (set->ssh.packet_size < 1024) {
+		snprintf(err->text, sizeof(err->text), "fetch_packet_size: "
+			 "want 1k to 32k");
+		return -1;
+	}
 	set->ssh.port = port;
 	if (set->ssh.connect_timeout == 0 || set->ssh.idle_timeout == 0 ||
 	    set->pipeline == 0) {

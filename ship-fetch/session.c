@@ -285,7 +285,12 @@ static enum session_error session_start(struct session *s,
 			SESSION_ERR_AUTH : SESSION_ERR_LINK;
 	}
 
-	while ((s->channel = libssh2_channel_open_session(s->ssh)) == NULL &&
+	/* The shore's sshd sends channel data in packets of at most
+	   packet_size: a packet is of use only once its MAC is in, so
+	   a cut wastes the part of one that crossed. */
+	while ((s->channel = libssh2_channel_open_ex(s->ssh, "session",
+			sizeof("session") - 1, LIBSSH2_CHANNEL_WINDOW_DEFAULT,
+			set->packet_size, NULL, 0)) == NULL &&
 	       libssh2_session_last_errno(s->ssh) == LIBSSH2_ERROR_EAGAIN &&
 	       session_wait(s) == 0)
 		;
@@ -348,6 +353,13 @@ struct session *session_open(const struct session_settings *set,
 	return s;
 }
 
+void session_abort(struct session **s)
+{
+	if (*s != NULL && (*s)->fd >= 0)
+		(void)shutdown((*s)->fd, SHUT_RDWR);
+	session_close(s);
+}
+
 void session_close(struct session **_s)
 {
 	struct session *s = *_s;
@@ -363,9 +375,15 @@ void session_close(struct session **_s)
 		libssh2_session_set_blocking(s->ssh, 1);
 	}
 	if (s->channel != NULL)
-		libssh2_channel_free(s->channel);
-	if (s->ssh != NULL)
-		libssh2_session_free(s->ssh);
+		(void)libssh2_channel_free(s->channel);
+	if (s->ssh != NULL && libssh2_session_free(s->ssh) != 0) {
+		/* The shore's close did not come in time: the link is dead,
+		   or full of data we no longer want.  libssh2 keeps
+		   waiting for it and frees nothing; with the socket shut,
+		   its reads fail at once and it frees all. */
+		(void)shutdown(s->fd, SHUT_RDWR);
+		(void)libssh2_session_free(s->ssh);
+	}
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s);

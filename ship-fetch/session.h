@@ -25,6 +25,7 @@ struct session_settings {
 	unsigned int connect_timeout;	/* seconds */
 	unsigned int idle_timeout;	/* seconds without a byte */
 	unsigned int keepalive;		/* seconds between keepalives */
+	unsigned int packet_size;	/* largest SSH packet from shore */
 };
 
 enum session_error {
@@ -46,6 +47,9 @@ struct session *session_open(const struct session_settings *set,
 			     enum session_error *err_r, char *error,
 			     size_t error_size);
 void session_close(struct session **s);
+/* The same without the SSH goodbyes, for a session we give up on (a
+   dead link, the run out of time): nothing waits on the shore. */
+void session_abort(struct session **s);
 
 /* Up to size bytes: >0, 0 at the end of the channel, -1 on error. */
 ssize_t session_read(struct session *s, void *buf, size_t size);
