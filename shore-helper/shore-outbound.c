@@ -10,9 +10,10 @@
  * XXX the recipients are the ship's word: whoever holds a ship's key
  * can send mail, as one of that ship's users, to anyone.
  *
- * XXX uploads are bounded one by one (shore_outbound_max_size), not in
- * number: a peer with a ship's key can fill the shore's disk with
- * unfinished uploads, which stay for shore_outbound_keep.
+ * Uploads are bounded one by one (shore_outbound_max_size) and, while
+ * unfinished, together (shore_outbound_max_held).
+ * XXX the messages injected are not bounded in number: a peer with a
+ * ship's key can send as much mail as the link carries.
  */
 #define _GNU_SOURCE
 #include "shore-outbound.h"
@@ -115,6 +116,27 @@ static void ob_expire(struct shore_outbound *ob)
 	}
 	closedir(d);
 	(void)sync_dir(ob);
+}
+
+/* Bytes of unfinished uploads (.part files) the ship has here. */
+static uint64_t ob_held(const struct shore_outbound *ob)
+{
+	DIR *d = opendir(ob->dir);
+	struct dirent *de;
+	uint64_t held = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (proto_id_is_valid(de->d_name, PROTO_ID_LEN) &&
+		    strcmp(de->d_name + PROTO_ID_LEN, ".part") == 0 &&
+		    fstatat(ob->dir_fd, de->d_name, &st, 0) == 0)
+			held += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return held;
 }
 
 struct shore_outbound *shore_outbound_open(
@@ -224,6 +246,24 @@ int shore_outbound_put_begin(struct shore_outbound *ob,
 	}
 	ob_path(ob, req->id, ".part", path, sizeof(path));
 	created = !exists(path);
+	if (created) {
+		/* A new upload must fit beside the unfinished ones: a ship's
+		   key cannot fill the shore's disk.  For now only: they end
+		   or expire. */
+		uint64_t held = ob_held(ob);
+
+		if (held + req->size > ob->set.max_held) {
+			snprintf(ob->text, sizeof(ob->text), "the shore holds "
+				 "%llu bytes of unfinished uploads from this "
+				 "ship; with %llu more it would pass "
+				 "shore_outbound_max_held (%llu)",
+				 (unsigned long long)held,
+				 (unsigned long long)req->size,
+				 (unsigned long long)ob->set.max_held);
+			*error_r = ob->text;
+			return PROTO_ERR_TEMP;
+		}
+	}
 	ob->put_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	/* Another session of this ship may be injecting this upload (the
 	   ship reconnected while the old session still had it): wait for
@@ -480,6 +520,14 @@ static int finish(struct shore_outbound *ob, size_t groups)
 	return 0;
 }
 
+/* An upload refused for good before anything of it was injected: the
+   ship will not send it again, its bytes need not wait for expiry. */
+static void drop_refused(struct shore_outbound *ob, const char *path)
+{
+	(void)unlink(path);
+	(void)sync_dir(ob);
+}
+
 /* The null sender (a bounce), or one of the ship's users. */
 static int sender_is_the_ships(const struct shore_outbound *ob,
 			       const char *sender)
@@ -577,12 +625,14 @@ int shore_outbound_put_end(struct shore_outbound *ob, const char **text_r,
 	header_len = read_envelope(ob, fd, &env);
 	if (header_len < 0) {
 		close(fd);
+		drop_refused(ob, path);
 		return PROTO_ERR_REFUSED;
 	}
 	if (!sender_is_the_ships(ob, env.sender)) {
 		snprintf(ob->text, sizeof(ob->text), "sender <%.100s> is not "
 			 "a user of ship %s", env.sender, ob->set.ship);
 		close(fd);
+		drop_refused(ob, path);
 		outbound_envelope_free(&env);
 		return PROTO_ERR_REFUSED;
 	}

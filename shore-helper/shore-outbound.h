@@ -43,6 +43,7 @@ struct shore_outbound_settings {
 	size_t sendmail_argc;
 	unsigned int sendmail_timeout;
 	uint64_t max_size;
+	uint64_t max_held;		/* unfinished uploads, in bytes */
 	unsigned int keep;		/* seconds to keep .sent markers */
 };
 

@@ -763,12 +763,18 @@ static void shore_load_config(struct shore *shore, const char *path)
 	    config_get_size(cfg, "shore_outbound_max_size", 50 * 1024 * 1024,
 			    &shore->ob_set.max_size, error,
 			    sizeof(error)) < 0 ||
+	    config_get_size(cfg, "shore_outbound_max_held",
+			    200 * 1024 * 1024, &shore->ob_set.max_held, error,
+			    sizeof(error)) < 0 ||
 	    config_get_seconds(cfg, "shore_outbound_keep", 30 * 86400,
 			       &shore->ob_set.keep, error,
 			       sizeof(error)) < 0)
 		config_die(path, error);
 	if (shore->ob_set.max_size > PROTO_MESSAGE_MAX)
 		config_die(path, "shore_outbound_max_size: at most 2G");
+	if (shore->ob_set.max_held < shore->ob_set.max_size)
+		config_die(path, "shore_outbound_max_held: at least "
+			   "shore_outbound_max_size");
 	shore->dict_uri = strdup_or_null(config_get(cfg, "shore_dict", NULL));
 	shore->dovecot_config = strdup_or_null(
 		config_get(cfg, "shore_dovecot_config", NULL));
