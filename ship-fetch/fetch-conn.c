@@ -42,6 +42,8 @@
 /* PUT pieces in flight, and raw bytes between flushes inside one. */
 #define UPLOAD_PIECES	2
 #define UPLOAD_FLUSH	4096
+/* Seconds a spool file that nobody offers stays, should it be new. */
+#define SPOOL_STALE_AGE	3600
 /* Seconds between two looks for a delivery of unknown outcome. */
 #define LOOKUP_SETTLE	2
 
@@ -641,6 +643,33 @@ static int offer_filter(struct conn *c)
 	return 0;
 }
 
+/*
+ * Once a run, with the shore's whole offer in hand: spool files of
+ * messages it no longer offers, that the journal does not hold, go.
+ * An offer at PROTO_OFFER_MAX may be cut short, and proves nothing.
+ */
+static void offer_sweep(struct conn *c)
+{
+	struct fetch_run *run = c->run;
+	struct proto_msgref *refs;
+	size_t i, removed;
+
+	if (run->dry_run || run->swept || c->item_count >= PROTO_OFFER_MAX)
+		return;
+	run->swept = 1;
+	refs = calloc(c->item_count + 1, sizeof(*refs));
+	if (refs == NULL)
+		return;
+	for (i = 0; i < c->item_count; i++)
+		refs[i] = c->items[i].plan.ref;
+	removed = spool_sweep(run->spool, refs, c->item_count,
+			      SPOOL_STALE_AGE);
+	free(refs);
+	if (removed > 0)
+		fetch_log(run, "spool: removed %zu partial message file(s) "
+			  "that the shore no longer offers", removed);
+}
+
 static int offer_complete(struct conn *c)
 {
 	struct fetch_run *run = c->run;
@@ -649,6 +678,7 @@ static int offer_complete(struct conn *c)
 	size_t oversize, deferred, i;
 	uint64_t budget = 0;
 
+	offer_sweep(c);
 	if (offer_filter(c) < 0)
 		return -1;
 	if (set->max_bytes > 0) {

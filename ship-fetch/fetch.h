@@ -62,6 +62,7 @@ struct fetch_run {
 	struct fetch_request *requests;
 	size_t request_count;
 	int dry_run, quiet, tty;
+	int swept;			/* stale spool files looked for */
 	time_t started, deadline;	/* deadline 0: none */
 
 	uint64_t bytes_planned;		/* message bytes planned */

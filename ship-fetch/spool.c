@@ -6,12 +6,14 @@
 #include "spool.h"
 #include "digest.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SPOOL_JOURNAL	"journal"
@@ -492,4 +494,87 @@ void spool_remove(const struct spool *spool, const struct proto_msgref *ref)
 
 	spool_path(spool, ref, path, sizeof(path));
 	(void)unlink(path);
+}
+
+/* A message file's name, without the directory. */
+struct spool_name {
+	char name[PENDING_GUID_LEN + 64];
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct spool_name *)a)->name,
+		      ((const struct spool_name *)b)->name);
+}
+
+static void spool_name_of(const struct spool *spool,
+			  const struct proto_msgref *ref,
+			  struct spool_name *n)
+{
+	char path[4096];
+	const char *slash, *base;
+	size_t len;
+
+	spool_path(spool, ref, path, sizeof(path));
+	slash = strrchr(path, '/');
+	base = slash != NULL ? slash + 1 : path;
+	/* At most 75 bytes: GUID, two numbers, 16 hex digits, ".msg". */
+	len = strlen(base);
+	if (len >= sizeof(n->name))
+		len = sizeof(n->name) - 1;
+	memcpy(n->name, base, len);
+	n->name[len] = '\0';
+}
+
+size_t spool_sweep(const struct spool *spool, const struct proto_msgref *keep,
+		   size_t keep_count, unsigned int min_age)
+{
+	struct spool_name *names, probe;
+	size_t count = 0, removed = 0, i;
+	time_t now = time(NULL);
+	struct dirent *de;
+	DIR *dir;
+	int dfd;
+
+	names = calloc(keep_count + spool->count + 1, sizeof(*names));
+	if (names == NULL)
+		return 0;
+	for (i = 0; i < keep_count; i++)
+		spool_name_of(spool, &keep[i], &names[count++]);
+	for (i = 0; i < spool->count; i++) {
+		enum spool_state st = spool->entries[i].state;
+
+		if (st == SPOOL_DELIVERING || st == SPOOL_FAILED)
+			spool_name_of(spool, &spool->entries[i].ref,
+				      &names[count++]);
+	}
+	qsort(names, count, sizeof(*names), name_cmp);
+
+	dir = opendir(spool->dir);
+	if (dir == NULL) {
+		free(names);
+		return 0;
+	}
+	dfd = dirfd(dir);
+	while ((de = readdir(dir)) != NULL) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".msg") != 0 ||
+		    len >= sizeof(probe.name))
+			continue;
+		memcpy(probe.name, de->d_name, len + 1);
+		if (bsearch(&probe, names, count, sizeof(*names),
+			    name_cmp) != NULL)
+			continue;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) ||
+		    st.st_mtime + (time_t)min_age > now)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(dir);
+	free(names);
+	return removed;
 }

@@ -96,6 +96,16 @@ int spool_append_open(const struct spool *spool,
 int spool_digest(const struct spool *spool, const struct proto_msgref *ref,
 		 char *hex, uint64_t *size_r);
 
+/*
+ * Remove message files that nothing will ever finish: not in keep (the
+ * shore's whole offer), not held by the journal (delivery begun, or
+ * refused for good), and not written to for min_age seconds: the
+ * partial fetch of a message that was then deleted on shore, or
+ * acknowledged by a run that lost the file.  Returns how many went.
+ */
+size_t spool_sweep(const struct spool *spool, const struct proto_msgref *keep,
+		   size_t keep_count, unsigned int min_age);
+
 /* Remove ref's file (after delivery or a digest mismatch). */
 void spool_remove(const struct spool *spool, const struct proto_msgref *ref);
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/shipmail-test-spool.XXXXXX";
@@ -232,6 +234,62 @@ static void test_compaction(void)
 	test_end();
 }
 
+/* A message file for ref, dated secs ago. */
+static void plant(struct spool *s, const struct proto_msgref *r, long secs)
+{
+	char path[4096];
+	struct timespec times[2];
+	int fd;
+
+	spool_path(s, r, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	test_assert(fd >= 0 && write(fd, "part", 4) == 4);
+	times[0].tv_sec = times[1].tv_sec = time(NULL) - secs;
+	times[0].tv_nsec = times[1].tv_nsec = 0;
+	test_assert(futimens(fd, times) == 0);
+	close(fd);
+}
+
+static void test_sweep(void)
+{
+	struct proto_msgref offered = ref("frank", 801);
+	struct proto_msgref gone = ref("frank", 802);
+	struct proto_msgref young = ref("frank", 803);
+	struct proto_msgref held = ref("frank", 804);
+	struct proto_msgref begun = ref("frank", 805);
+	struct spool *s = open_spool();
+	char path[4096];
+
+	test_begin("spool: files nobody will finish are swept, others kept");
+	test_assert(spool_record(s, &held, SPOOL_FAILED, NULL) == 0);
+	test_assert(spool_record(s, &begun, SPOOL_DELIVERING, NULL) == 0);
+	plant(s, &offered, 7200);
+	plant(s, &gone, 7200);
+	plant(s, &young, 60);
+	plant(s, &held, 7200);
+	plant(s, &begun, 7200);
+	snprintf(path, sizeof(path), "%s/unrelated", dir);
+	test_assert(close(open(path, O_WRONLY | O_CREAT, 0600)) == 0);
+
+	test_assert_u64(spool_sweep(s, &offered, 1, 3600), 1);
+	test_assert_u64(spool_have(s, &gone), 0);
+	test_assert_u64(spool_have(s, &offered), 4);
+	test_assert_u64(spool_have(s, &young), 4);
+	test_assert_u64(spool_have(s, &held), 4);
+	test_assert_u64(spool_have(s, &begun), 4);
+	test_assert(access(path, F_OK) == 0);
+	/* With nothing offered, the young one still waits its hour. */
+	test_assert_u64(spool_sweep(s, NULL, 0, 3600), 1);
+	test_assert_u64(spool_have(s, &offered), 0);
+	test_assert_u64(spool_have(s, &young), 4);
+	spool_remove(s, &young);
+	spool_remove(s, &held);
+	spool_remove(s, &begun);
+	unlink(path);
+	spool_close(&s);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const tests[])(void) = {
@@ -240,6 +298,7 @@ int main(void)
 		test_resume_and_digest,
 		test_one_run_at_a_time,
 		test_compaction,
+		test_sweep,
 		NULL
 	};
 	int ret;
