@@ -1096,12 +1096,20 @@ static int reader_feed(void *ctx, const void *data, size_t len)
 
 /* --- the session ---------------------------------------------------- */
 
-/* Read plain lines until the HELLO reply; the rest is compressed. */
+static int conn_start_batch(struct conn *c);
+
+/*
+ * Read plain lines until the HELLO reply; the rest is compressed.  The
+ * greeting lists the shore's methods and the shore takes the best that
+ * both have, so the first batch of requests goes right behind HELLO,
+ * compressed with that method, instead of a round trip later.
+ */
 static int conn_hello(struct conn *c, unsigned char *buf, size_t *len_r,
 		      size_t *used_r)
 {
 	struct proto_request req = { .cmd = PROTO_CMD_HELLO,
 				     .version = PROTO_VERSION };
+	enum proto_compress method = PROTO_COMPRESS_NONE;
 	size_t len = 0, start = 0;
 	int lines = 0;
 
@@ -1145,6 +1153,13 @@ static int conn_hello(struct conn *c, unsigned char *buf, size_t *len_r,
 			n = proto_request_format(line, sizeof(line), &req);
 			if (session_write(c->s, line, n) < 0)
 				return -1;
+			method = proto_compress_choose(r.compress_mask,
+						       req.compress_mask);
+			c->enc = compressor_new(method,
+						c->run->set->compress_level,
+						enc_sink, c);
+			if (c->enc == NULL || conn_start_batch(c) < 0)
+				return -1;
 			continue;
 		}
 		if (r.type != PROTO_REPLY_HELLO) {
@@ -1152,11 +1167,14 @@ static int conn_hello(struct conn *c, unsigned char *buf, size_t *len_r,
 				   r.type == PROTO_REPLY_ERR ? r.text : "?");
 			return -1;
 		}
+		if (r.compress != method) {
+			conn_fatal(c, EX_PROTOCOL, "HELLO", "the shore chose "
+				   "a compression method its greeting did "
+				   "not put first");
+			return -1;
+		}
 		c->dec = decompressor_new(r.compress, reader_feed, c);
-		c->enc = compressor_new(r.compress,
-					c->run->set->compress_level,
-					enc_sink, c);
-		if (c->dec == NULL || c->enc == NULL)
+		if (c->dec == NULL)
 			return -1;
 		*len_r = len;
 		*used_r = start;
@@ -1301,8 +1319,7 @@ enum conn_result fetch_conn_run(struct fetch_run *run, int *progress_r,
 		*exit_r = session_error_exit(err);
 		return CONN_FATAL;
 	}
-	if (conn_hello(&c, buf, &len, &used) < 0 ||
-	    conn_start_batch(&c) < 0) {
+	if (conn_hello(&c, buf, &len, &used) < 0) {
 		ret = c.fatal ? CONN_FATAL : CONN_LINK;
 		if (!c.fatal && session_last_error(c.s)[0] != '\0')
 			fetch_log(run, "link: %s", session_last_error(c.s));

@@ -425,7 +425,7 @@ static int settings_read(const struct config *cfg, struct fetch_settings *set,
 		      err) < 0 ||
 	    get_count(cfg, "fetch_journal_keep", 10000, 1000000,
 		      &set->journal_keep, err) < 0 ||
-	    get_count(cfg, "fetch_packet_size", 4096, 32768,
+	    get_count(cfg, "fetch_packet_size", 2048, 32768,
 		      &set->ssh.packet_size, err) < 0)
 		return -1;
 	if (set->ssh.packet_size < 1024) {

@@ -28,6 +28,7 @@ struct session {
 	LIBSSH2_CHANNEL *channel;
 	unsigned int idle_timeout, keepalive;
 	time_t last_data;		/* any byte, keepalive answers too */
+	time_t last_heard;		/* the last byte from the shore */
 	time_t last_reply;		/* the shore's channel data */
 	char error[256];
 };
@@ -51,8 +52,11 @@ static time_t now(void)
 }
 
 /*
- * Wait until libssh2 can make progress.  Sends keepalives while
- * waiting.  -1 once the link has been silent for idle_timeout.
+ * Wait until libssh2 can make progress.  Sends a keepalive once nothing
+ * has come from the shore for the keepalive interval: while bytes flow
+ * the link is known to live, and on a link of 300 bytes a second a
+ * keepalive and its answer every few seconds would cost more than a
+ * cut.  -1 once the link has been silent for idle_timeout.
  */
 static int session_wait(struct session *s)
 {
@@ -73,8 +77,14 @@ static int session_wait(struct session *s)
 			 "link silent for %us", s->idle_timeout);
 		return -1;
 	}
-	if (s->channel != NULL && s->keepalive > 0)
-		(void)libssh2_keepalive_send(s->ssh, &next_keepalive);
+	if (s->channel != NULL && s->keepalive > 0) {
+		time_t quiet = now() - s->last_heard;
+
+		if (quiet >= (time_t)s->keepalive)
+			(void)libssh2_keepalive_send(s->ssh, &next_keepalive);
+		else
+			next_keepalive = (int)((time_t)s->keepalive - quiet);
+	}
 	if (next_keepalive > 0 && next_keepalive < left)
 		left = next_keepalive;
 	ret = poll(&pfd, 1, left * 1000);
@@ -87,7 +97,7 @@ static int session_wait(struct session *s)
 	/* Any byte from the shore, keepalive answers included, shows that
 	   the link lives: silence is measured from the last one. */
 	if (ret > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0)
-		s->last_data = now();
+		s->last_data = s->last_heard = now();
 	return 0;
 }
 
@@ -256,6 +266,57 @@ static void session_prefer_short_methods(LIBSSH2_SESSION *ssh)
 	(void)libssh2_session_method_pref(ssh, LIBSSH2_METHOD_COMP_SC, "none");
 }
 
+/*
+ * Ask only for the host key types known_hosts holds for the shore, best
+ * first.  libssh2 would otherwise take the first type of its own list
+ * that the shore has, which may be one known_hosts lacks (a shore with
+ * an ECDSA and an Ed25519 key, an Ed25519 line here), and its list is
+ * long.  A known_hosts entry of a type is found by asking about a key
+ * that cannot be the shore's: the answer is "mismatch" when the host
+ * has a key of that type there, hashed names included.  Nothing found,
+ * or no file: libssh2's list, and check_host_key says what is wrong.
+ */
+static void session_prefer_known_host_keys(LIBSSH2_SESSION *ssh,
+					   const struct session_settings *set)
+{
+	static const struct {
+		int type;
+		const char *method;
+	} types[] = {
+		{ LIBSSH2_KNOWNHOST_KEY_ED25519, "ssh-ed25519" },
+		{ LIBSSH2_KNOWNHOST_KEY_ECDSA_256, "ecdsa-sha2-nistp256" },
+		{ LIBSSH2_KNOWNHOST_KEY_ECDSA_384, "ecdsa-sha2-nistp384" },
+		{ LIBSSH2_KNOWNHOST_KEY_ECDSA_521, "ecdsa-sha2-nistp521" },
+		{ LIBSSH2_KNOWNHOST_KEY_SSHRSA, "rsa-sha2-512,rsa-sha2-256,ssh-rsa" },
+	};
+	LIBSSH2_KNOWNHOSTS *hosts = libssh2_knownhost_init(ssh);
+	char list[256] = "";
+	size_t i;
+
+	if (hosts == NULL)
+		return;
+	if (libssh2_knownhost_readfile(hosts, set->known_hosts,
+				       LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+		libssh2_knownhost_free(hosts);
+		return;
+	}
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if (libssh2_knownhost_checkp(hosts, set->host, (int)set->port,
+				"?", 1, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+				LIBSSH2_KNOWNHOST_KEYENC_RAW | types[i].type,
+				NULL) != LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+			continue;
+		if (list[0] != '\0')
+			strcat(list, ",");
+		strcat(list, types[i].method);
+	}
+	libssh2_knownhost_free(hosts);
+	/* Names this libssh2 lacks are dropped; none left keeps its list. */
+	if (list[0] != '\0')
+		(void)libssh2_session_method_pref(ssh, LIBSSH2_METHOD_HOSTKEY,
+						  list);
+}
+
 static enum session_error session_start(struct session *s,
 					const struct session_settings *set)
 {
@@ -336,6 +397,7 @@ struct session *session_open(const struct session_settings *set,
 	}
 	libssh2_session_set_blocking(s->ssh, 0);
 	session_prefer_short_methods(s->ssh);
+	session_prefer_known_host_keys(s->ssh, set);
 	if (s->keepalive > 0)
 		libssh2_keepalive_config(s->ssh, 1, s->keepalive);
 
@@ -349,7 +411,7 @@ struct session *session_open(const struct session_settings *set,
 		return NULL;
 	}
 	s->idle_timeout = set->idle_timeout;
-	s->last_data = s->last_reply = now();
+	s->last_data = s->last_reply = s->last_heard = now();
 	return s;
 }
 
@@ -401,7 +463,7 @@ ssize_t session_read(struct session *s, void *buf, size_t size)
 		ssize_t n = libssh2_channel_read(s->channel, buf, size);
 
 		if (n > 0) {
-			s->last_data = s->last_reply = now();
+			s->last_data = s->last_reply = s->last_heard = now();
 			return n;
 		}
 		if (n == 0 && libssh2_channel_eof(s->channel))

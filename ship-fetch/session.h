@@ -7,9 +7,10 @@
  * known_hosts file, public-key authentication only, one channel running
  * the forced command.  The session is non-blocking underneath and every
  * wait is bounded: a link that goes silent (no bytes, no reset) is given
- * up after the idle timeout, and keepalives keep the session alive
- * through NAT and sshd's ClientAlive checks.  Standard error from the
- * shore is discarded (shipmail-shore logs on its side).
+ * up after the idle timeout.  Keepalives, sent only when the shore has
+ * been quiet for the keepalive interval, keep an idle session alive
+ * through NAT and show a dead link early.  Standard error from the shore
+ * is discarded (shipmail-shore logs on its side).
  */
 
 #include <stddef.h>

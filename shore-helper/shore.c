@@ -49,6 +49,9 @@
 #include "shore-outbound.h"
 
 #define SHORE_OUT_BUF	65536
+/* Never more reply bytes than this between two flushes (zstd's
+   largest block). */
+#define SHORE_FLUSH_INPUT_MAX	(128 * 1024)
 /* A peer's string in a log line is cut to this. */
 #define SHORE_LOG_FIELD_MAX	128
 
@@ -63,7 +66,10 @@ struct shore {
 	struct store *store;
 	struct ship_users *users;
 	int compress_level;
-	size_t flush_size, since_flush;
+	/* Flushes: flush_size is the wire bytes wanted between two,
+	   flush_input the reply bytes taken before the next one, from
+	   how well the last stretch compressed. */
+	size_t flush_size, flush_input, in_since_flush, wire_since_flush;
 
 	int hello_done, ending;
 	struct compressor *out;
@@ -118,6 +124,7 @@ static int out_sink(void *ctx, const void *data, size_t len)
 	struct shore *shore = ctx;
 	const unsigned char *p = data;
 
+	shore->wire_since_flush += len;
 	while (len > 0) {
 		size_t n = sizeof(shore->obuf) - shore->obuf_len;
 
@@ -136,17 +143,39 @@ static int out_sink(void *ctx, const void *data, size_t len)
 
 static int out_flush(struct shore *shore)
 {
-	shore->since_flush = 0;
 	if (shore->out != NULL && compressor_flush(shore->out) < 0)
 		return -1;
+	shore->in_since_flush = shore->wire_since_flush = 0;
 	return out_drain(shore);
 }
 
 /*
- * Reply bytes: compressed once HELLO chose a method.  The stream is
- * also flushed every flush_size bytes: the ship can decode only whole
- * compressed blocks, so a cut loses what was sent since the last flush,
- * and without these flushes zstd makes blocks of 128 KB.
+ * After a flush that out_write asked for: take as many reply bytes
+ * before the next one as, compressed as well as these were, make
+ * flush_size wire bytes.  Bounded so that one odd stretch (a run of
+ * zeros, random bytes) cannot stretch or shrink the next one much.
+ */
+static void flush_adapt(struct shore *shore)
+{
+	size_t in = shore->in_since_flush, wire = shore->wire_since_flush;
+	size_t next = wire == 0 ? shore->flush_size * 32 :
+		(size_t)((uint64_t)shore->flush_size * in / wire);
+
+	if (next < shore->flush_size)
+		next = shore->flush_size;
+	if (next > shore->flush_size * 32)
+		next = shore->flush_size * 32;
+	if (next > SHORE_FLUSH_INPUT_MAX)
+		next = SHORE_FLUSH_INPUT_MAX;
+	shore->flush_input = next;
+}
+
+/*
+ * Reply bytes: compressed once HELLO chose a method.  The ship decodes
+ * only whole compressed blocks, so a cut wastes what crossed since the
+ * last flush; without flushes zstd makes blocks of 128 KB.  The stream
+ * is flushed about every flush_size wire bytes: a flush costs some 30
+ * bytes, a cut on average half the distance between two.
  */
 static int out_write(void *ctx, const void *data, size_t len)
 {
@@ -156,18 +185,23 @@ static int out_write(void *ctx, const void *data, size_t len)
 	if (shore->out == NULL)
 		return out_sink(shore, data, len);
 	while (len > 0) {
-		size_t n = shore->flush_size - shore->since_flush;
+		size_t n = shore->flush_input - shore->in_since_flush;
 
 		if (n > len)
 			n = len;
 		if (compressor_write(shore->out, p, n) < 0)
 			return -1;
-		shore->since_flush += n;
+		shore->in_since_flush += n;
 		p += n;
 		len -= n;
-		if (shore->since_flush >= shore->flush_size &&
-		    out_flush(shore) < 0)
-			return -1;
+		if (shore->in_since_flush >= shore->flush_input) {
+			if (compressor_flush(shore->out) < 0)
+				return -1;
+			flush_adapt(shore);
+			shore->in_since_flush = shore->wire_since_flush = 0;
+			if (out_drain(shore) < 0)
+				return -1;
+		}
 	}
 	return 0;
 }
@@ -743,11 +777,12 @@ static void shore_load_config(struct shore *shore, const char *path)
 	    level > 22)
 		config_die(path, "shore_compress_level: want 1-22");
 	shore->compress_level = (int)level;
-	if (config_get_size(cfg, "shore_flush_size", 8192, &level,
+	if (config_get_size(cfg, "shore_flush_size", 2048, &level,
 			    error, sizeof(error)) < 0 || level < 512 ||
-	    level > 1024 * 1024)
-		config_die(path, "shore_flush_size: want 512 to 1M");
+	    level > 64 * 1024)
+		config_die(path, "shore_flush_size: want 512 to 64k");
 	shore->flush_size = (size_t)level;
+	shore->flush_input = shore->flush_size * 4;
 	shore->outbound_dir = strdup_or_null(config_get(cfg,
 		"shore_outbound_dir", "/var/spool/shipmail/shore"));
 	shore->ob_set.dir = shore->outbound_dir;

@@ -587,6 +587,11 @@ lab_sshd_config() {
 ListenAddress 127.0.0.1:$SHORE_SSH_PORT
 HostKey $dir/host_ed25519
 PidFile $dir/sshd.pid
+# Only the methods shipmail-fetch offers, as conf/sshd/sshd_config
+# suggests for an sshd of the ships' own: a shorter KEXINIT per session.
+KexAlgorithms curve25519-sha256,ecdh-sha2-nistp256
+Ciphers aes128-ctr,aes256-ctr
+MACs hmac-sha2-256
 AuthorizedKeysFile $SHORE_AUTHORIZED_KEYS
 AllowUsers vmail
 StrictModes no
