@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +157,16 @@ static int connect_with_timeout(const struct session_settings *set,
 		}
 	}
 	freeaddrinfo(res);
+	/* libssh2 sends every SSH packet with a send() of its own, and
+	   shipmail-fetch sends a batch right behind HELLO: with Nagle's
+	   algorithm the second of two small packets would wait for the
+	   first one's ACK, a whole round trip over a satellite. */
+	if (fd >= 0) {
+		int one = 1;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
+	}
 	return fd;
 }
 

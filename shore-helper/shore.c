@@ -296,8 +296,12 @@ static int handle_hello(struct shore *shore, const struct proto_request *req)
 			      "protocol version 1 only");
 	method = proto_compress_choose(compress_supported_mask(),
 				       req->compress_mask);
+	/* Not flushed here: a client may have sent its first batch right
+	   behind HELLO, and the HELLO line then goes out with the batch's
+	   replies, in one write and one SSH packet; shore_serve flushes
+	   once no request waits. */
 	len = proto_format_hello(line, sizeof(line), method);
-	if (out_write(shore, line, len) < 0 || out_flush(shore) < 0)
+	if (out_write(shore, line, len) < 0)
 		return -1;
 
 	/* From here on, every reply byte is compressed. */
