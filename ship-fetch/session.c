@@ -190,32 +190,44 @@ static int knownhost_type(int hostkey_type)
 	}
 }
 
-/* The shore's key against known_hosts: the only trust there is. */
-static enum session_error check_host_key(struct session *s,
-					 const struct session_settings *set)
+/*
+ * known_hosts, read once a session: it says which host key types to
+ * ask for, then checks the key the shore showed.  NULL with s->error
+ * set when it cannot be read.
+ */
+static LIBSSH2_KNOWNHOSTS *known_hosts_read(struct session *s,
+					    const struct session_settings *set)
 {
 	LIBSSH2_KNOWNHOSTS *hosts = libssh2_knownhost_init(s->ssh);
-	const char *key;
-	size_t len;
-	int type, ret;
 
 	if (hosts == NULL) {
 		snprintf(s->error, sizeof(s->error), "known_hosts: no memory");
-		return SESSION_ERR_LOCAL;
+		return NULL;
 	}
 	if (libssh2_knownhost_readfile(hosts, set->known_hosts,
 				       LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
 		session_set_ssh_error(s, set->known_hosts);
 		libssh2_knownhost_free(hosts);
-		return SESSION_ERR_LOCAL;
+		return NULL;
 	}
+	return hosts;
+}
+
+/* The shore's key against known_hosts: the only trust there is. */
+static enum session_error check_host_key(struct session *s,
+					 const struct session_settings *set,
+					 LIBSSH2_KNOWNHOSTS *hosts)
+{
+	const char *key;
+	size_t len;
+	int type, ret;
+
 	key = libssh2_session_hostkey(s->ssh, &len, &type);
 	ret = key == NULL ? LIBSSH2_KNOWNHOST_CHECK_FAILURE :
 		libssh2_knownhost_checkp(hosts, set->host, (int)set->port,
 			key, len, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
 			LIBSSH2_KNOWNHOST_KEYENC_RAW | knownhost_type(type),
 			NULL);
-	libssh2_knownhost_free(hosts);
 
 	switch (ret) {
 	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
@@ -285,10 +297,11 @@ static void session_prefer_short_methods(LIBSSH2_SESSION *ssh)
  * an ECDSA and an Ed25519 key, an Ed25519 line here), and its list is
  * long.  A known_hosts entry of a type is found by asking about a key
  * that cannot be the shore's: the answer is "mismatch" when the host
- * has a key of that type there, hashed names included.  Nothing found,
- * or no file: libssh2's list, and check_host_key says what is wrong.
+ * has a key of that type there, hashed names included.  Nothing found:
+ * libssh2's list, and check_host_key says what is wrong.
  */
 static void session_prefer_known_host_keys(LIBSSH2_SESSION *ssh,
+					   LIBSSH2_KNOWNHOSTS *hosts,
 					   const struct session_settings *set)
 {
 	static const struct {
@@ -301,17 +314,9 @@ static void session_prefer_known_host_keys(LIBSSH2_SESSION *ssh,
 		{ LIBSSH2_KNOWNHOST_KEY_ECDSA_521, "ecdsa-sha2-nistp521" },
 		{ LIBSSH2_KNOWNHOST_KEY_SSHRSA, "rsa-sha2-512,rsa-sha2-256,ssh-rsa" },
 	};
-	LIBSSH2_KNOWNHOSTS *hosts = libssh2_knownhost_init(ssh);
 	char list[256] = "";
 	size_t i;
 
-	if (hosts == NULL)
-		return;
-	if (libssh2_knownhost_readfile(hosts, set->known_hosts,
-				       LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-		libssh2_knownhost_free(hosts);
-		return;
-	}
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		if (libssh2_knownhost_checkp(hosts, set->host, (int)set->port,
 				"?", 1, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
@@ -322,7 +327,6 @@ static void session_prefer_known_host_keys(LIBSSH2_SESSION *ssh,
 			strcat(list, ",");
 		strcat(list, types[i].method);
 	}
-	libssh2_knownhost_free(hosts);
 	/* Names this libssh2 lacks are dropped; none left keeps its list. */
 	if (list[0] != '\0')
 		(void)libssh2_session_method_pref(ssh, LIBSSH2_METHOD_HOSTKEY,
@@ -330,7 +334,8 @@ static void session_prefer_known_host_keys(LIBSSH2_SESSION *ssh,
 }
 
 static enum session_error session_start(struct session *s,
-					const struct session_settings *set)
+					const struct session_settings *set,
+					LIBSSH2_KNOWNHOSTS *hosts)
 {
 	enum session_error err;
 	int rc;
@@ -339,7 +344,7 @@ static enum session_error session_start(struct session *s,
 		session_set_ssh_error(s, "SSH handshake");
 		return SESSION_ERR_LINK;
 	}
-	if ((err = check_host_key(s, set)) != SESSION_ERR_NONE)
+	if ((err = check_host_key(s, set, hosts)) != SESSION_ERR_NONE)
 		return err;
 
 	rc = SSH_RETRY(s, libssh2_userauth_publickey_fromfile_ex(s->ssh,
@@ -386,6 +391,7 @@ struct session *session_open(const struct session_settings *set,
 			     size_t error_size)
 {
 	struct session *s = calloc(1, sizeof(*s));
+	LIBSSH2_KNOWNHOSTS *hosts;
 
 	if (s == NULL) {
 		*err_r = SESSION_ERR_LOCAL;
@@ -408,15 +414,23 @@ struct session *session_open(const struct session_settings *set,
 		return NULL;
 	}
 	libssh2_session_set_blocking(s->ssh, 0);
+	hosts = known_hosts_read(s, set);
+	if (hosts == NULL) {
+		snprintf(error, error_size, "%s", s->error);
+		*err_r = SESSION_ERR_LOCAL;
+		session_close(&s);
+		return NULL;
+	}
 	session_prefer_short_methods(s->ssh);
-	session_prefer_known_host_keys(s->ssh, set);
+	session_prefer_known_host_keys(s->ssh, hosts, set);
 	if (s->keepalive > 0)
 		libssh2_keepalive_config(s->ssh, 1, s->keepalive);
 
 	/* Until the channel runs, connect_timeout bounds each wait. */
 	s->idle_timeout = set->connect_timeout;
 	s->last_data = now();
-	*err_r = session_start(s, set);
+	*err_r = session_start(s, set, hosts);
+	libssh2_knownhost_free(hosts);
 	if (*err_r != SESSION_ERR_NONE) {
 		snprintf(error, error_size, "%s", s->error);
 		session_close(&s);

@@ -141,18 +141,10 @@ static int out_sink(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-static int out_flush(struct shore *shore)
-{
-	if (shore->out != NULL && compressor_flush(shore->out) < 0)
-		return -1;
-	shore->in_since_flush = shore->wire_since_flush = 0;
-	return out_drain(shore);
-}
-
 /*
- * After a flush that out_write asked for: take as many reply bytes
- * before the next one as, compressed as well as these were, make
- * flush_size wire bytes.  Bounded so that one odd stretch (a run of
+ * After a flush that ended a full stretch (out_write's): take as many
+ * reply bytes before the next one as, compressed as well as these were,
+ * make flush_size wire bytes.  Bounded so that one odd stretch (a run of
  * zeros, random bytes) cannot stretch or shrink the next one much.
  */
 static void flush_adapt(struct shore *shore)
@@ -168,6 +160,17 @@ static void flush_adapt(struct shore *shore)
 	if (next > SHORE_FLUSH_INPUT_MAX)
 		next = SHORE_FLUSH_INPUT_MAX;
 	shore->flush_input = next;
+}
+
+static int out_flush(struct shore *shore)
+{
+	if (shore->out != NULL && compressor_flush(shore->out) < 0)
+		return -1;
+	/* A flush at the end of a batch, mid-stretch, teaches little. */
+	if (shore->in_since_flush >= shore->flush_input)
+		flush_adapt(shore);
+	shore->in_since_flush = shore->wire_since_flush = 0;
+	return out_drain(shore);
 }
 
 /*
@@ -194,14 +197,9 @@ static int out_write(void *ctx, const void *data, size_t len)
 		shore->in_since_flush += n;
 		p += n;
 		len -= n;
-		if (shore->in_since_flush >= shore->flush_input) {
-			if (compressor_flush(shore->out) < 0)
-				return -1;
-			flush_adapt(shore);
-			shore->in_since_flush = shore->wire_since_flush = 0;
-			if (out_drain(shore) < 0)
-				return -1;
-		}
+		if (shore->in_since_flush >= shore->flush_input &&
+		    out_flush(shore) < 0)
+			return -1;
 	}
 	return 0;
 }
