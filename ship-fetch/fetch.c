@@ -428,6 +428,9 @@ static int settings_read(const struct config *cfg, struct fetch_settings *set,
 	    get_count(cfg, "fetch_packet_size", 2048, 32768,
 		      &set->ssh.packet_size, err) < 0)
 		return -1;
+	if (config_get_bool(cfg, "fetch_relay", 0, &set->ssh.relay,
+			    err->text, sizeof(err->text)) < 0)
+		return -1;
 	if (set->ssh.packet_size < 1024) {
 		snprintf(err->text, sizeof(err->text), "fetch_packet_size: "
 			 "want 1k to 32k");

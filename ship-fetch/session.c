@@ -7,6 +7,7 @@
  * however slow a live link is.
  */
 #include "session.h"
+#include "relay-client.h"
 
 #include <libssh2.h>
 
@@ -26,6 +27,7 @@
 
 struct session {
 	int fd;
+	pid_t relay_pid;		/* the resumable link's child */
 	LIBSSH2_SESSION *ssh;
 	LIBSSH2_CHANNEL *channel;
 	unsigned int idle_timeout, keepalive;
@@ -113,8 +115,8 @@ static void session_set_ssh_error(struct session *s, const char *what)
 		 msg != NULL ? msg : "unknown error");
 }
 
-static int connect_with_timeout(const struct session_settings *set,
-				char *error, size_t error_size)
+int session_tcp_connect(const struct session_settings *set, char *error,
+			size_t error_size)
 {
 	struct addrinfo hints, *res, *ai;
 	char port[16];
@@ -400,7 +402,9 @@ struct session *session_open(const struct session_settings *set,
 	}
 	s->idle_timeout = set->idle_timeout;
 	s->keepalive = set->keepalive;
-	s->fd = connect_with_timeout(set, error, error_size);
+	s->fd = set->relay ?
+		relay_client_start(set, &s->relay_pid, error, error_size) :
+		session_tcp_connect(set, error, error_size);
 	if (s->fd < 0) {
 		free(s);
 		*err_r = SESSION_ERR_LINK;
@@ -445,6 +449,10 @@ void session_abort(struct session **s)
 {
 	if (*s != NULL && (*s)->fd >= 0)
 		(void)shutdown((*s)->fd, SHUT_RDWR);
+	if (*s != NULL && (*s)->relay_pid > 0) {
+		relay_client_stop((*s)->relay_pid, 1);
+		(*s)->relay_pid = 0;
+	}
 	session_close(s);
 }
 
@@ -474,6 +482,7 @@ void session_close(struct session **_s)
 	}
 	if (s->fd >= 0)
 		close(s->fd);
+	relay_client_stop(s->relay_pid, 0);
 	free(s);
 }
 

@@ -27,6 +27,7 @@ struct session_settings {
 	unsigned int idle_timeout;	/* seconds without a byte */
 	unsigned int keepalive;		/* seconds between keepalives */
 	unsigned int packet_size;	/* largest SSH packet from shore */
+	int relay;			/* host:port is a shipmail-relay */
 };
 
 enum session_error {
@@ -57,6 +58,11 @@ ssize_t session_read(struct session *s, void *buf, size_t size);
 
 /* Write everything; 0 or -1. */
 int session_write(struct session *s, const void *data, size_t len);
+
+/* A TCP connection to host:port within connect_timeout, or -1 with
+   error set. */
+int session_tcp_connect(const struct session_settings *set, char *error,
+			size_t error_size);
 
 /* Why the last read or write failed, for the log. */
 const char *session_last_error(const struct session *s);

@@ -249,7 +249,7 @@ lab_helpers() {
 	env=$(lab_helper_env)
 	mkdir -p "$LAB/bin/real" || return 1
 	for built in shore-helper/shipmail-shore ship-fetch/shipmail-fetch \
-		ship-fetch/shipmail-outbound; do
+		ship-fetch/shipmail-outbound shore-helper/shipmail-relay; do
 		name=${built#*/}
 		[ -x "$SHIPMAIL_BUILDDIR/$built" ] || continue
 		install -m 0755 "$SHIPMAIL_BUILDDIR/$built" "$LAB/bin/real/" ||
@@ -268,7 +268,9 @@ EOF
 	LAB_SHIPMAIL_SHORE=$LAB/bin/shipmail-shore
 	LAB_SHIPMAIL_FETCH=$LAB/bin/shipmail-fetch
 	LAB_SHIPMAIL_OUTBOUND=$LAB/bin/shipmail-outbound
-	export LAB_SHIPMAIL_SHORE LAB_SHIPMAIL_FETCH LAB_SHIPMAIL_OUTBOUND
+	LAB_SHIPMAIL_RELAY=$LAB/bin/shipmail-relay
+	export LAB_SHIPMAIL_SHORE LAB_SHIPMAIL_FETCH LAB_SHIPMAIL_OUTBOUND \
+		LAB_SHIPMAIL_RELAY
 }
 
 lab_init() {
@@ -310,7 +312,8 @@ lab_init() {
 		SHORE_IMAP_PORT=$(lab_port) && SHORE_SSH_PORT=$(lab_port) &&
 		SHIP_SMTP_PORT=$(lab_port) && SHIP_LMTP_PORT=$(lab_port) &&
 		SHIP_IMAP_PORT=$(lab_port) && LINK_SSH_PORT=$(lab_port) &&
-		LINK_SMTP_PORT=$(lab_port) || return 1
+		LINK_SMTP_PORT=$(lab_port) && SHORE_RELAY_PORT=$(lab_port) ||
+		return 1
 	SHORE_DOVECOT_CONFIG=$LAB/shore/dovecot/dovecot.conf
 	SHIP_DOVECOT_CONFIG=$LAB/ship/dovecot/dovecot.conf
 	SHORE_LMTP_SOCKET=$LAB/shore/dovecot/run/lmtp
@@ -327,7 +330,7 @@ lab_init() {
 		LINK_SMTP_PORT SHORE_DOVECOT_CONFIG SHIP_DOVECOT_CONFIG \
 		SHORE_LMTP_SOCKET SHIP_LMTP_SOCKET SHORE_POSTFIX_DIR \
 		SHIP_POSTFIX_DIR SHIP_SSH_KEY SHIP_KNOWN_HOSTS \
-		SHORE_AUTHORIZED_KEYS LINK_SSH_CTL LINK_SMTP_CTL
+		SHORE_AUTHORIZED_KEYS LINK_SSH_CTL LINK_SMTP_CTL SHORE_RELAY_PORT
 }
 
 # A watcher that tears the lab down if this shell dies without running
@@ -632,6 +635,31 @@ lab_start_sshd() {
 	lab_known_hosts "$SHORE_SSH_PORT"
 }
 
+# shipmail-relay in front of the shore's sshd, on $SHORE_RELAY_PORT: a
+# link through it (LAB_SSH_TARGET) keeps its SSH session across cuts.
+lab_start_relay() {
+	local dir=$LAB/shore/relay
+
+	mkdir -p "$dir"
+	cat >"$dir/relay.conf" <<EOF || return 1
+relay_listen = 127.0.0.1:$SHORE_RELAY_PORT
+relay_sshd = 127.0.0.1:$SHORE_SSH_PORT
+relay_hold = ${LAB_RELAY_HOLD:-10m}
+${LAB_RELAY_CONF:-}
+EOF
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$LAB_SHIPMAIL_RELAY" -c "$dir/relay.conf" \
+		</dev/null >>"$dir/log" 2>&1 &
+	echo $! >"$dir/relay.pid"
+	lab_wait_for 10 lab_port_listening "$SHORE_RELAY_PORT" ||
+		lab_die "shipmail-relay did not start: $(tail -n 5 "$dir/log")"
+}
+
+# Whether something listens on a port of 127.0.0.1.
+lab_port_listening() {
+	ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+}
+
 # Adds the shore's host key for a port on 127.0.0.1 to the ship's
 # known_hosts.
 lab_known_hosts() {
@@ -694,7 +722,8 @@ lab_start_shore() {
 		"default_transport = lmtp:inet:127.0.0.1:$SHORE_LMTP_PORT
 relay_transport = lmtp:inet:127.0.0.1:$SHORE_LMTP_PORT" \
 		"${LAB_SHORE_MAIN_CF:-}" "${LAB_SHORE_MASTER_CF:-}" || return 1
-	lab_start_sshd
+	lab_start_sshd || return 1
+	lab_start_relay
 }
 
 lab_start_ship() {
@@ -706,7 +735,8 @@ lab_start_ship() {
 		ssh-keygen -q -t ed25519 -N '' -C ship1 -f "$SHIP_SSH_KEY" </dev/null || return 1
 
 	# shellcheck disable=SC2086 # LAB_LINK_OPTS is a list of options
-	lab_link SSH "$SHORE_SSH_PORT" $LAB_LINK_OPTS || return 1
+	lab_link SSH "${LAB_SSH_TARGET:-$SHORE_SSH_PORT}" $LAB_LINK_OPTS ||
+		return 1
 	# shellcheck disable=SC2086
 	lab_link SMTP "$SHORE_SMTP_PORT" $LAB_LINK_OPTS || return 1
 	[ -f "$LAB/shore/sshd/host_ed25519.pub" ] && lab_known_hosts "$LINK_SSH_PORT"
@@ -784,6 +814,8 @@ lab_stop_daemons() {
 	done
 	[ -f "$LAB/shore/sshd/sshd.pid" ] &&
 		kill -TERM "$(cat "$LAB/shore/sshd/sshd.pid")" 2>/dev/null
+	[ -f "$LAB/shore/relay/relay.pid" ] &&
+		kill -TERM "$(cat "$LAB/shore/relay/relay.pid")" 2>/dev/null
 	return 0
 }
 

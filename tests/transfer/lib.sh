@@ -8,7 +8,7 @@
 #                         set: its plugin {} lines); shipmail.conf for
 #                         both sides; both sites up, the link emulator at
 #                         $XT_LINK_OPTS (default: fast, so that tests are
-#                         quick)
+#                         quick); XT_RELAY=yes: through shipmail-relay
 #   xt_mail USER N [SIZE] delivers N generated messages to USER on shore
 #   xt_fetch [ARGS...]    runs shipmail-fetch with the lab's shipmail.conf;
 #                         output in $LAB/fetch.out, exit code returned
@@ -50,6 +50,7 @@ fetch_keepalive = 2s
 fetch_backoff = 1s
 fetch_backoff_max = 2s
 fetch_retries = ${XT_RETRIES:-10}
+fetch_relay = ${XT_RELAY:-no}
 ${XT_CONF_EXTRA:-}
 EOF2
 }
@@ -72,6 +73,8 @@ xt_start() {
 	LAB_SHIPMAIL_CONF=$(xt_conf)
 	LAB_LINK_OPTS=${XT_LINK_OPTS:---rate 0 --delay 5}
 	export LAB_SHORE_DOVECOT_CONF LAB_SHIPMAIL_CONF LAB_LINK_OPTS
+	# Through shipmail-relay: the SSH session outlives cuts.
+	[ "${XT_RELAY:-no}" = yes ] && export LAB_SSH_TARGET=$SHORE_RELAY_PORT
 	lab_start_shore || exit 1
 	touch "$LAB/shore/shipmail-shore.log"
 	chown vmail "$LAB/shore/shipmail-shore.log"
