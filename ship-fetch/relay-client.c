@@ -309,6 +309,22 @@ static int link_run(struct link *l)
 	return 0;
 }
 
+/* The child keeps only its two sockets and stderr: a spool lock or an
+   LMTP connection held past the parent's end would stand in the way of
+   the next run. */
+static void close_other_fds(int keep1, int keep2)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	int fd;
+
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd < max; fd++) {
+		if (fd != keep1 && fd != keep2)
+			(void)close(fd);
+	}
+}
+
 int relay_client_start(const struct session_settings *set, pid_t *pid_r,
 		       char *error, size_t error_size)
 {
@@ -336,7 +352,7 @@ int relay_client_start(const struct session_settings *set, pid_t *pid_r,
 		struct link l = { .set = set, .sp = sp[1], .tcp = tcp };
 		int code;
 
-		close(sp[0]);
+		close_other_fds(sp[1], tcp);
 		signal(SIGPIPE, SIG_IGN);
 		code = link_run(&l);
 		if (l.tcp >= 0)
