@@ -17,6 +17,7 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -163,28 +164,46 @@ static int link_input(struct link *l, const unsigned char *data, size_t len)
 	return 0;
 }
 
-/* Wait before the next connect: at once the first time, then longer. */
+/* libssh2's bytes in: 0, or -1 once its end has closed. */
+static int link_take(struct link *l)
+{
+	unsigned char buf[RELAY_DATA_MAX];
+	ssize_t n = read(l->sp, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		l->sp_eof = 1;
+		return -1;
+	}
+	return relay_end_send(&l->end, buf, (size_t)n) < 0 ? -1 : 0;
+}
+
+/* Wait before the next connect: at once the first time, then longer.
+   libssh2's bytes are still taken (they go out after the resume), and
+   what came before the cut still goes to it.  -1: the session is over. */
 static int link_wait_reconnect(struct link *l)
 {
-	struct pollfd pfd = { .fd = l->sp, .events = POLLIN };
-	unsigned char buf[RELAY_DATA_MAX];
 	time_t until = now() + l->backoff;
 
 	l->backoff = l->backoff == 0 ? 1 : l->backoff * 2;
 	if (l->backoff > BACKOFF_MAX)
 		l->backoff = BACKOFF_MAX;
-	/* Still take libssh2's bytes: they go out after the resume. */
 	while (now() < until) {
-		if (l->end.unacked.len >= RELAY_QUEUE_MAX || l->sp_eof)
-			pfd.fd = -1;
-		if (poll(&pfd, 1, 1000) > 0 && (pfd.revents & POLLNVAL) == 0) {
-			ssize_t n = read(l->sp, buf, sizeof(buf));
+		struct pollfd pfd = { .fd = l->sp };
 
-			if (n <= 0)
-				return -1;	/* the session is over */
-			if (relay_end_send(&l->end, buf, (size_t)n) < 0)
-				return -1;
-		}
+		if (l->end.unacked.len < RELAY_QUEUE_MAX)
+			pfd.events |= POLLIN;
+		if (l->end.sink.len > 0)
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+		    link_take(l) < 0)
+			return -1;
+		if (l->end.sink.len > 0 &&
+		    relay_queue_write(&l->end.sink, l->sp) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -232,8 +251,12 @@ static int link_step(struct link *l)
 	pfd[1] = (struct pollfd){ .fd = l->tcp, .events = POLLIN };
 	if (l->end.wire.len > 0)
 		pfd[1].events |= POLLOUT;
-	if (l->end.sink.len >= RELAY_QUEUE_MAX)
+	if (l->end.sink.len >= RELAY_QUEUE_MAX) {
+		/* libssh2 is behind, not the link: no reading, no alarm. */
 		pfd[1].events &= ~POLLIN;
+		l->last_rx = now();
+		quiet = 0;
+	}
 
 	if (quiet >= 2 * keepalive) {
 		link_drop(l, "silent");
@@ -245,15 +268,9 @@ static int link_step(struct link *l)
 	if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
 		return -1;
 
-	if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-		n = read(l->sp, buf, sizeof(buf));
-		if (n <= 0) {
-			l->sp_eof = 1;
-			return 0;
-		}
-		if (relay_end_send(&l->end, buf, (size_t)n) < 0)
-			return -1;
-	}
+	if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+	    link_take(l) < 0)
+		return l->sp_eof ? 0 : -1;
 	if (l->end.sink.len > 0 && relay_queue_write(&l->end.sink, l->sp) < 0)
 		return -1;
 	if (l->end.peer_ended && l->end.sink.len == 0 && !l->sp_shut) {
@@ -353,6 +370,7 @@ int relay_client_start(const struct session_settings *set, pid_t *pid_r,
 		int code;
 
 		close_other_fds(sp[1], tcp);
+		(void)fcntl(sp[1], F_SETFL, O_NONBLOCK);
 		signal(SIGPIPE, SIG_IGN);
 		code = link_run(&l);
 		if (l.tcp >= 0)
