@@ -51,6 +51,8 @@
 /* Connections that have not yet sent their first line. */
 #define HELLO_MAX	64
 #define HELLO_TIMEOUT	30
+/* Seconds a stream stays once sshd has closed it. */
+#define SSHD_GONE_SECS	60
 
 struct relay_settings {
 	char *listen_host, *listen_port;
@@ -73,6 +75,7 @@ struct stream {
 	int client_fd;			/* -1: cut, waiting */
 	int sshd_fd;
 	int sshd_eof;			/* sshd closed its side */
+	time_t sshd_eof_at;
 	int sshd_shut;			/* we closed our side to sshd */
 	time_t cut_since;
 	unsigned int resumes;
@@ -537,6 +540,7 @@ static int stream_step(struct stream *st, short client_ev, short sshd_ev,
 		}
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			st->sshd_eof = 1;
+			st->sshd_eof_at = now();
 			(void)relay_end_finish(&st->end);
 		}
 	}
@@ -558,6 +562,12 @@ static int stream_step(struct stream *st, short client_ev, short sshd_ev,
 	/* Nobody will come for sshd's last words. */
 	if (st->client_fd < 0 && st->sshd_eof) {
 		*why = "sshd closed while the ship was away";
+		return -1;
+	}
+	/* A peer that never ends (sshd's login grace time ran out, say)
+	   does not keep its place. */
+	if (st->sshd_eof && now() - st->sshd_eof_at >= SSHD_GONE_SECS) {
+		*why = "sshd closed, the ship did not end";
 		return -1;
 	}
 	if (st->client_fd < 0 && now() - st->cut_since >= (time_t)set.hold) {
