@@ -18,6 +18,8 @@
 
 int relay_queue_push(struct relay_queue *q, const void *data, size_t len)
 {
+	if (len == 0)
+		return 0;	/* data may be NULL then */
 	if (q->cap - q->len < len) {
 		size_t cap = q->cap == 0 ? 4096 : q->cap;
 		unsigned char *grown;
@@ -39,6 +41,8 @@ void relay_queue_drop(struct relay_queue *q, size_t n)
 {
 	if (n > q->len)
 		n = q->len;
+	if (n == 0)
+		return;		/* buf may still be NULL */
 	memmove(q->buf, q->buf + n, q->len - n);
 	q->len -= n;
 	q->start += n;

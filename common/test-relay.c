@@ -119,7 +119,7 @@ static void
 test_resume(void)
 {
 	static unsigned char data[50000];
-	struct relay_end a = { 0 }, b = { 0 };
+	struct relay_end a = { 0 }, b = { 0 }, c = { 0 };
 	const char *error = NULL;
 	size_t half;
 
@@ -155,6 +155,12 @@ test_resume(void)
 	test_assert(relay_end_resume(&a, 0, NULL, 0) < 0);
 	relay_end_free(&a);
 	relay_end_free(&b);
+
+	/* The ship's end resumes with no line of its own, maybe before it
+	   has sent anything: nothing to copy, nothing to drop. */
+	test_assert(relay_end_resume(&c, 0, NULL, 0) == 0);
+	test_assert_u64(c.wire.len, 0);
+	relay_end_free(&c);
 	test_end();
 }
 
