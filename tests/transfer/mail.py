@@ -2,6 +2,7 @@
 """Mail helpers for the transfer tests.
 
   mail.py make SEED SIZE TO              print a realistic-looking message
+                                         of about SIZE bytes plus its header
   mail.py lmtp SOCKET FILE RCPT [...]    deliver FILE to each RCPT over LMTP
   mail.py smtp PORT FILE FROM RCPT [...] send FILE, byte for byte, over SMTP
                                          to 127.0.0.1:PORT
@@ -30,31 +31,68 @@ def make(seed, size, to):
     words = ("ship port cargo weather report engine crew watch supply "
              "fuel harbour chart position wind swell noon fix radio "
              "bunker pilot anchor mooring agent eta customs").split()
+    office = seed % 13
+    date = "%s, %02d Dec 2026 %02d:%02d:%02d +0000" % (
+        ("Mon", "Tue", "Wed", "Thu", "Fri")[seed % 5], seed % 28 + 1,
+        seed % 24, seed % 60, (seed * 7) % 60)
     sig = base64.b64encode(rnd.randbytes(256)).decode()
+    bh = base64.b64encode(rnd.randbytes(32)).decode()
+    qid = "%08X" % rnd.getrandbits(32)
     lines = [
         "Received: from mx%d.shore.example (mx%d.shore.example "
         "[192.0.2.%d])" % (seed % 7, seed % 7, seed % 250),
-        "\tby mail.shore.example with ESMTPS id %08X" % rnd.getrandbits(32),
-        "DKIM-Signature: v=1; a=rsa-sha256; d=shore.example; s=s1; b=" +
-        sig[:60],
-        "\t" + sig[60:180],
-        "From: Office %d <office%d@shore.example>" % (seed % 13, seed % 13),
+        "\tby mail.shore.example (Postfix) with ESMTPS id %s" % qid,
+        "\tfor <%s>; %s" % (to, date),
+        "Received: from relay%d.office.example (relay%d.office.example "
+        "[198.51.100.%d])" % (seed % 3, seed % 3, seed % 250),
+        "\tby mx%d.shore.example (Postfix) with ESMTPS id %08X" %
+        (seed % 7, rnd.getrandbits(32)),
+        "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
+        "\t key-exchange X25519 server-signature RSA-PSS (2048 bits))",
+        "\t(No client certificate requested); %s" % date,
+        "Authentication-Results: mail.shore.example; dkim=pass "
+        "header.d=shore.example header.s=s1 header.b=%s;" % sig[:8],
+        "\tspf=pass smtp.mailfrom=office%d@shore.example" % office,
+        "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; "
+        "d=shore.example; s=s1;",
+        "\tt=%d; h=from:to:subject:date:message-id:mime-version:"
+        "content-type;" % (1796000000 + seed),
+        "\tbh=%s;" % bh,
+        "\tb=" + sig[:70],
+    ]
+    lines += ["\t " + sig[i:i + 72] for i in range(70, len(sig), 72)]
+    lines += [
+        "From: Office %d <office%d@shore.example>" % (office, office),
         "To: <%s>" % to,
         "Subject: %s %s %d" % (rnd.choice(words), rnd.choice(words), seed),
+        "Date: " + date,
         "Message-ID: <%d.%08x@shore.example>" % (seed, rnd.getrandbits(32)),
         "MIME-Version: 1.0",
         'Content-Type: multipart/mixed; boundary="b%d"' % seed,
         "",
         "--b%d" % seed,
+        'Content-Type: multipart/alternative; boundary="a%d"' % seed,
+        "",
+        "--a%d" % seed,
         "Content-Type: text/plain; charset=utf-8",
         "",
     ]
+    # The text twice, as most mail programs send it: plain, then HTML.
     body = []
-    while sum(len(x) + 1 for x in body) < size * 0.6:
+    while sum(len(x) + 1 for x in body) < size * 0.3:
         body.append(" ".join(rnd.choice(words) for _ in range(11)))
     lines += body
-    lines += ["", "--b%d" % seed,
+    lines += ["", "--a%d" % seed,
+              "Content-Type: text/html; charset=utf-8", "",
+              "<html><head><meta http-equiv=\"Content-Type\" "
+              "content=\"text/html; charset=utf-8\"></head>",
+              "<body style=\"font-family: Arial, sans-serif; "
+              "font-size: 11pt;\">"]
+    lines += ["<p>%s</p>" % x for x in body]
+    lines += ["</body></html>", "", "--a%d--" % seed, "",
+              "--b%d" % seed,
               "Content-Type: application/octet-stream; name=\"a.bin\"",
+              "Content-Disposition: attachment; filename=\"a.bin\"",
               "Content-Transfer-Encoding: base64", ""]
     blob = base64.b64encode(rnd.randbytes(max(1, int(size * 0.3)))).decode()
     lines += [blob[i:i + 76] for i in range(0, len(blob), 76)]
