@@ -10,10 +10,9 @@
  * XXX the recipients are the ship's word: whoever holds a ship's key
  * can send mail, as one of that ship's users, to anyone.
  *
- * Uploads are bounded one by one (shore_outbound_max_size) and, while
- * unfinished, together (shore_outbound_max_held).
- * XXX the messages injected are not bounded in number: a peer with a
- * ship's key can send as much mail as the link carries.
+ * Uploads are bounded one by one (shore_outbound_max_size), while
+ * unfinished together (shore_outbound_max_held), and once injected by
+ * their number in the last 24 hours (shore_outbound_max_per_day).
  */
 #define _GNU_SOURCE
 #include "shore-outbound.h"
@@ -139,6 +138,47 @@ static uint64_t ob_held(const struct shore_outbound *ob)
 	return held;
 }
 
+/* Messages this ship had injected since the given time: its .sent
+   markers, which outlive a day (shore_outbound_keep is at least one). */
+static uint64_t ob_sent_since(const struct shore_outbound *ob, time_t since)
+{
+	DIR *d = opendir(ob->dir);
+	struct dirent *de;
+	uint64_t count = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (proto_id_is_valid(de->d_name, PROTO_ID_LEN) &&
+		    strcmp(de->d_name + PROTO_ID_LEN, ".sent") == 0 &&
+		    fstatat(ob->dir_fd, de->d_name, &st, 0) == 0 &&
+		    st.st_mtime >= since)
+			count++;
+	}
+	closedir(d);
+	return count;
+}
+
+/* 0, or PROTO_ERR_TEMP with ob->text when the ship has injected its
+   day's worth: the message waits on the ship, and so do its bytes. */
+static int ob_check_day(struct shore_outbound *ob)
+{
+	uint64_t sent;
+
+	if (ob->set.max_per_day == 0)
+		return 0;
+	sent = ob_sent_since(ob, time(NULL) - 86400);
+	if (sent < ob->set.max_per_day)
+		return 0;
+	snprintf(ob->text, sizeof(ob->text), "ship %s has sent %llu "
+		 "messages in the last 24 hours, the shore's bound "
+		 "(shore_outbound_max_per_day); the rest waits",
+		 ob->set.ship, (unsigned long long)sent);
+	return PROTO_ERR_TEMP;
+}
+
 struct shore_outbound *shore_outbound_open(
 	const struct shore_outbound_settings *set, char *error,
 	size_t error_size)
@@ -203,6 +243,12 @@ int shore_outbound_have(struct shore_outbound *ob, const char *id,
 		*sent_r = 1;
 		return 0;
 	}
+	/* Not sent yet: whatever its bytes, it could not be injected
+	   today; better the ship hears it before it sends them. */
+	if (ob_check_day(ob) != 0) {
+		*error_r = ob->text;
+		return PROTO_ERR_TEMP;
+	}
 	ob_path(ob, id, ".part", path, sizeof(path));
 	if (stat(path, &st) == 0) {
 		*have_r = (uint64_t)st.st_size;
@@ -246,6 +292,10 @@ int shore_outbound_put_begin(struct shore_outbound *ob,
 	}
 	ob_path(ob, req->id, ".part", path, sizeof(path));
 	created = !exists(path);
+	if (created && ob_check_day(ob) != 0) {
+		*error_r = ob->text;
+		return PROTO_ERR_TEMP;
+	}
 	if (created) {
 		/* A new upload must fit beside the unfinished ones: a ship's
 		   key cannot fill the shore's disk.  For now only: they end
@@ -636,7 +686,9 @@ int shore_outbound_put_end(struct shore_outbound *ob, const char **text_r,
 		outbound_envelope_free(&env);
 		return PROTO_ERR_REFUSED;
 	}
-	ret = inject(ob, fd, &env, (size_t)header_len, &groups);
+	ret = ob_check_day(ob);
+	if (ret == 0)
+		ret = inject(ob, fd, &env, (size_t)header_len, &groups);
 	close(fd);
 	if (ret == 0 && (ret = finish(ob, groups)) == 0) {
 		snprintf(ob->text, sizeof(ob->text), "sent");

@@ -25,7 +25,9 @@
  * The ship names uploads only by id (32 hex digits): no name or path
  * from the peer reaches the filesystem.  The envelope sender must be
  * one of the ship's users (shore_ship_NAME) or empty, a bounce: a
- * ship's key does not make the shore an open relay.
+ * ship's key does not make the shore an open relay.  What one ship
+ * injects in 24 hours is bounded (shore_outbound_max_per_day), counted
+ * from its .sent markers; past the bound new uploads wait (451).
  */
 
 #include <stddef.h>
@@ -44,6 +46,7 @@ struct shore_outbound_settings {
 	unsigned int sendmail_timeout;
 	uint64_t max_size;
 	uint64_t max_held;		/* unfinished uploads, in bytes */
+	uint64_t max_per_day;		/* injected in 24 hours; 0: no bound */
 	unsigned int keep;		/* seconds to keep .sent markers */
 };
 
@@ -78,7 +81,7 @@ void shore_outbound_put_data(struct shore_outbound *ob, const void *data,
  * When it is whole: verify size and digest, inject, mark it sent
  * (*sent_r 1).  0 with *text_r, or an error code with *text_r: 422
  * (digest: the upload is dropped, the ship sends it again), 451 (try
- * later: the bytes are kept), 554 (refused for good: bad envelope, a
+ * later: the bytes are kept; also when the day's bound is reached), 554 (refused for good: bad envelope, a
  * sender not of the ship, too large, or sendmail refused it).
  */
 int shore_outbound_put_end(struct shore_outbound *ob, const char **text_r,

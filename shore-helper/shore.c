@@ -803,10 +803,17 @@ static void shore_load_config(struct shore *shore, const char *path)
 	    config_get_size(cfg, "shore_outbound_max_held",
 			    200 * 1024 * 1024, &shore->ob_set.max_held, error,
 			    sizeof(error)) < 0 ||
+	    config_get_size(cfg, "shore_outbound_max_per_day", 1000,
+			    &shore->ob_set.max_per_day, error,
+			    sizeof(error)) < 0 ||
 	    config_get_seconds(cfg, "shore_outbound_keep", 30 * 86400,
 			       &shore->ob_set.keep, error,
 			       sizeof(error)) < 0)
 		config_die(path, error);
+	if (shore->ob_set.keep < 86400)
+		config_die(path, "shore_outbound_keep: at least 1d (the "
+			   "markers count a day's messages, and stop a "
+			   "message being injected twice)");
 	if (shore->ob_set.max_size > PROTO_MESSAGE_MAX)
 		config_die(path, "shore_outbound_max_size: at most 2G");
 	if (shore->ob_set.max_held < shore->ob_set.max_size)
