@@ -2,6 +2,7 @@
  * Delivery status notifications for outbound mail the shore refused for
  * good: see bounce.h.
  */
+#define _GNU_SOURCE
 #include "bounce.h"
 
 #include <stdio.h>
@@ -23,6 +24,12 @@ int bounce_wanted(const struct outbound_envelope *env)
 			return 1;
 	}
 	return 0;
+}
+
+int bounce_wants_full(const struct outbound_envelope *env,
+		      size_t message_len)
+{
+	return env->ret == OUTBOUND_RET_FULL && message_len <= BOUNCE_FULL_MAX;
 }
 
 size_t bounce_header_len(const char *data, size_t len)
@@ -69,9 +76,8 @@ static void rfc5322_date(char *buf, size_t size, time_t t)
 		snprintf(buf, size, "Thu, 01 Jan 1970 00:00:00 +0000");
 }
 
-/* Lines of the original's header, LF-ended, with nothing that could
-   end the MIME part early. */
-static void put_header(FILE *f, const char *p, size_t len)
+/* Lines of the original, LF-ended, NUL made visible. */
+static void put_lines(FILE *f, const char *p, size_t len)
 {
 	size_t i;
 
@@ -92,6 +98,9 @@ char *bounce_compose(const struct bounce_info *b, size_t *len_r)
 	char *text = NULL;
 	size_t i, len = 0;
 	FILE *f = open_memstream(&text, &len);
+	const char *quoted = b->header;
+	size_t quoted_len = b->header_len;
+	int full = 0, eight_bit = 0;
 
 	if (f == NULL)
 		return NULL;
@@ -101,6 +110,17 @@ char *bounce_compose(const struct bounce_info *b, size_t *len_r)
 	/* The id is hex, the host name ours: neither is in the quoted
 	   header as a line of its own. */
 	snprintf(boundary, sizeof(boundary), "%s/%s", b->id, b->hostname);
+	/* A header cannot hold a line starting with "--"; a body can,
+	   and one with our boundary is quoted by its header only. */
+	if (b->message != NULL &&
+	    memmem(b->message, b->message_len, boundary,
+		   strlen(boundary)) == NULL) {
+		full = 1;
+		quoted = b->message;
+		quoted_len = b->message_len;
+		for (i = 0; i < quoted_len && !eight_bit; i++)
+			eight_bit = (unsigned char)quoted[i] >= 0x80;
+	}
 
 	fprintf(f, "From: Mail Delivery System <MAILER-DAEMON@%s>\n"
 		"To: <%s>\n"
@@ -132,7 +152,7 @@ char *bounce_compose(const struct bounce_info *b, size_t *len_r)
 	for (i = 0; i < env->rcpt_count; i++)
 		fprintf(f, "    <%s>\n", env->rcpts[i].addr);
 	fprintf(f, "\n"
-		"Its header follows.  The message is kept on the ship, in\n"
+		"%s follows.  The message is kept on the ship, in\n"
 		"%s, for the ship's administrator.\n"
 		"\n"
 		"--%s\n"
@@ -140,7 +160,8 @@ char *bounce_compose(const struct bounce_info *b, size_t *len_r)
 		"\n"
 		"Reporting-MTA: dns; %s\n"
 		"X-Shipmail-Outbound-Id: %s\n",
-		b->kept_in, boundary, b->hostname, b->id);
+		full ? "It" : "Its header", b->kept_in, boundary,
+		b->hostname, b->id);
 	if (env->envid != NULL)
 		fprintf(f, "Original-Envelope-Id: %s\n", env->envid);
 	fprintf(f, "Arrival-Date: %s\n", arrival);
@@ -155,12 +176,21 @@ char *bounce_compose(const struct bounce_info *b, size_t *len_r)
 			"Remote-MTA: dns; shore\n"
 			"Diagnostic-Code: smtp; %s\n", reason);
 	}
-	fprintf(f, "\n"
-		"--%s\n"
-		"Content-Type: text/rfc822-headers\n"
-		"Content-Description: Undelivered Message Headers\n"
-		"\n", boundary);
-	put_header(f, b->header, b->header_len);
+	if (full)
+		fprintf(f, "\n"
+			"--%s\n"
+			"Content-Type: message/rfc822\n"
+			"Content-Description: Undelivered Message\n"
+			"%s"
+			"\n", boundary, eight_bit ?
+			"Content-Transfer-Encoding: 8bit\n" : "");
+	else
+		fprintf(f, "\n"
+			"--%s\n"
+			"Content-Type: text/rfc822-headers\n"
+			"Content-Description: Undelivered Message Headers\n"
+			"\n", boundary);
+	put_lines(f, quoted, quoted_len);
 	fprintf(f, "\n--%s--\n", boundary);
 	if (ferror(f)) {
 		fclose(f);

@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+_Static_assert(BOUNCE_FULL_MAX <= BOUNCE_HEADER_MAX,
+	       "read_start holds all of a message returned whole");
+
 /* Seconds the ship's sendmail gets to take a notification. */
 #define RETURN_SENDMAIL_TIMEOUT	60
 
@@ -105,6 +108,12 @@ void fetch_return_upload(struct fetch_run *run, const char *id,
 		info.header = buf + env_len;
 		info.header_len = bounce_header_len(buf + env_len,
 						    len - (size_t)env_len);
+		/* The buffer holds all of a message that small. */
+		if (st.st_size == (off_t)len &&
+		    bounce_wants_full(&env, len - (size_t)env_len)) {
+			info.message = buf + env_len;
+			info.message_len = len - (size_t)env_len;
+		}
 		info.reason = reason;
 		info.hostname = host;
 		info.kept_in = kept;

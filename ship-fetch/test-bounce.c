@@ -114,12 +114,74 @@ static void test_compose(void)
 	test_end();
 }
 
+static void test_full(void)
+{
+	static const char msg[] = "From: Alice <alice@ship1.example>\r\n"
+		"Subject: photos\r\n\r\nThe body, caf\xc3\xa9 and all.\r\n";
+	static const char hostile[] = "Subject: x\n\n"
+		"--0123456789abcdef0123456789abcdef/ship1--\nafter\n";
+	struct outbound_envelope env;
+	struct bounce_info info;
+	char *text;
+	size_t len;
+
+	test_begin("bounce: RET=FULL returns a small message whole");
+	envelope(&env, "alice@ship1.example");
+	test_assert(outbound_envelope_add_rcpt(&env, "dave@shore.example", 0,
+					       NULL) == 0);
+	test_assert(!bounce_wants_full(&env, 100));
+	env.ret = OUTBOUND_RET_HDRS;
+	test_assert(!bounce_wants_full(&env, 100));
+	env.ret = OUTBOUND_RET_FULL;
+	test_assert(bounce_wants_full(&env, BOUNCE_FULL_MAX));
+	test_assert(!bounce_wants_full(&env, BOUNCE_FULL_MAX + 1));
+
+	memset(&info, 0, sizeof(info));
+	info.env = &env;
+	info.id = "0123456789abcdef0123456789abcdef";
+	info.header = msg;
+	info.header_len = bounce_header_len(msg, sizeof(msg) - 1);
+	info.message = msg;
+	info.message_len = sizeof(msg) - 1;
+	info.reason = "554 no";
+	info.hostname = "ship1";
+	info.kept_in = "/k";
+	text = bounce_compose(&info, &len);
+	test_assert(text != NULL);
+	test_assert(strstr(text, "\nIt follows.") != NULL);
+	test_assert(strstr(text, "\nContent-Type: message/rfc822\n"
+			   "Content-Description: Undelivered Message\n"
+			   "Content-Transfer-Encoding: 8bit\n\n"
+			   "From: Alice") != NULL);
+	test_assert(strstr(text, "\n\nThe body, caf\xc3\xa9 and all.\n\n--"
+			   "0123456789abcdef0123456789abcdef/ship1--\n")
+		    != NULL);
+	test_assert(strstr(text, "text/rfc822-headers") == NULL);
+	free(text);
+
+	/* A body with the boundary in it would end the part early: its
+	   header alone goes back. */
+	info.header = hostile;
+	info.header_len = bounce_header_len(hostile, sizeof(hostile) - 1);
+	info.message = hostile;
+	info.message_len = sizeof(hostile) - 1;
+	text = bounce_compose(&info, &len);
+	test_assert(text != NULL);
+	test_assert(strstr(text, "text/rfc822-headers") != NULL);
+	test_assert(strstr(text, "message/rfc822") == NULL);
+	test_assert(strstr(text, "\nafter\n") == NULL);
+	free(text);
+	outbound_envelope_free(&env);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const tests[])(void) = {
 		test_wanted,
 		test_header_len,
 		test_compose,
+		test_full,
 		NULL
 	};
 
