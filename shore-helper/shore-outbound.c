@@ -50,6 +50,12 @@ struct shore_outbound {
 	uint64_t put_size;
 	char put_digest[DIGEST_HEX_LEN + 1];
 
+	/* Injected in the last 24 hours, as last counted: counting reads
+	   the whole directory, so it is done at most once a minute and
+	   kept up by this session's own injections. */
+	uint64_t day_sent;
+	time_t day_counted;		/* 0: not yet */
+
 	char text[PROTO_TEXT_MAX + 1];
 };
 
@@ -165,17 +171,21 @@ static uint64_t ob_sent_since(const struct shore_outbound *ob, time_t since)
    day's worth: the message waits on the ship, and so do its bytes. */
 static int ob_check_day(struct shore_outbound *ob)
 {
-	uint64_t sent;
+	time_t now = time(NULL);
 
 	if (ob->set.max_per_day == 0)
 		return 0;
-	sent = ob_sent_since(ob, time(NULL) - 86400);
-	if (sent < ob->set.max_per_day)
+	if (ob->day_counted == 0 || now - ob->day_counted >= 60 ||
+	    now < ob->day_counted) {
+		ob->day_sent = ob_sent_since(ob, now - 86400);
+		ob->day_counted = now;
+	}
+	if (ob->day_sent < ob->set.max_per_day)
 		return 0;
 	snprintf(ob->text, sizeof(ob->text), "ship %s has sent %llu "
 		 "messages in the last 24 hours, the shore's bound "
 		 "(shore_outbound_max_per_day); the rest waits",
-		 ob->set.ship, (unsigned long long)sent);
+		 ob->set.ship, (unsigned long long)ob->day_sent);
 	return PROTO_ERR_TEMP;
 }
 
@@ -559,6 +569,7 @@ static int finish(struct shore_outbound *ob, size_t groups)
 			 "record it: %s", strerror(errno));
 		return PROTO_ERR_TEMP;
 	}
+	ob->day_sent++;
 	ob_path(ob, ob->put_id, ".part", path, sizeof(path));
 	(void)unlink(path);
 	for (k = 0; k < groups; k++) {

@@ -52,6 +52,13 @@
 /* Never more reply bytes than this between two flushes (zstd's
    largest block). */
 #define SHORE_FLUSH_INPUT_MAX	(128 * 1024)
+/* Nor more than this many times shore_flush_size: what compressed well
+   (an HTML part that repeats the text before it) says nothing of what
+   comes next (a base64 attachment), and a stretch taken on the strength
+   of it would cross as one block many times the size wanted.  Even
+   data that does not compress at all then makes at most this many
+   flush sizes between two flushes. */
+#define SHORE_FLUSH_STRETCH_MAX	4
 /* A peer's string in a log line is cut to this. */
 #define SHORE_LOG_FIELD_MAX	128
 
@@ -144,19 +151,20 @@ static int out_sink(void *ctx, const void *data, size_t len)
 /*
  * After a flush that ended a full stretch (out_write's): take as many
  * reply bytes before the next one as, compressed as well as these were,
- * make flush_size wire bytes.  Bounded so that one odd stretch (a run of
- * zeros, random bytes) cannot stretch or shrink the next one much.
+ * make flush_size wire bytes; at least flush_size of them, at most
+ * SHORE_FLUSH_STRETCH_MAX times that.
  */
 static void flush_adapt(struct shore *shore)
 {
 	size_t in = shore->in_since_flush, wire = shore->wire_since_flush;
-	size_t next = wire == 0 ? shore->flush_size * 32 :
+	size_t most = shore->flush_size * SHORE_FLUSH_STRETCH_MAX;
+	size_t next = wire == 0 ? most :
 		(size_t)((uint64_t)shore->flush_size * in / wire);
 
 	if (next < shore->flush_size)
 		next = shore->flush_size;
-	if (next > shore->flush_size * 32)
-		next = shore->flush_size * 32;
+	if (next > most)
+		next = most;
 	if (next > SHORE_FLUSH_INPUT_MAX)
 		next = SHORE_FLUSH_INPUT_MAX;
 	shore->flush_input = next;
@@ -784,7 +792,7 @@ static void shore_load_config(struct shore *shore, const char *path)
 	    level > 64 * 1024)
 		config_die(path, "shore_flush_size: want 512 to 64k");
 	shore->flush_size = (size_t)level;
-	shore->flush_input = shore->flush_size * 4;
+	shore->flush_input = shore->flush_size * SHORE_FLUSH_STRETCH_MAX;
 	shore->outbound_dir = strdup_or_null(config_get(cfg,
 		"shore_outbound_dir", "/var/spool/shipmail/shore"));
 	shore->ob_set.dir = shore->outbound_dir;
