@@ -123,53 +123,42 @@ static void ob_expire(struct shore_outbound *ob)
 	(void)sync_dir(ob);
 }
 
-/* Bytes of unfinished uploads (.part files) the ship has here. */
-static uint64_t ob_held(const struct shore_outbound *ob)
+/*
+ * The ship's files with this suffix and a time of at least since: how
+ * many (*count_r, when not NULL), and their bytes (returned).  Unfinished
+ * uploads are ".part" since 0; the day's injections ".sent" since a day
+ * ago (markers outlive a day: shore_outbound_keep is at least one).
+ */
+static uint64_t ob_files(const struct shore_outbound *ob, const char *suffix,
+			 time_t since, uint64_t *count_r)
 {
 	DIR *d = opendir(ob->dir);
 	struct dirent *de;
-	uint64_t held = 0;
+	uint64_t bytes = 0, count = 0;
 
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			struct stat st;
 
-		if (proto_id_is_valid(de->d_name, PROTO_ID_LEN) &&
-		    strcmp(de->d_name + PROTO_ID_LEN, ".part") == 0 &&
-		    fstatat(ob->dir_fd, de->d_name, &st, 0) == 0)
-			held += (uint64_t)st.st_size;
+			if (proto_id_is_valid(de->d_name, PROTO_ID_LEN) &&
+			    strcmp(de->d_name + PROTO_ID_LEN, suffix) == 0 &&
+			    fstatat(ob->dir_fd, de->d_name, &st, 0) == 0 &&
+			    st.st_mtime >= since) {
+				bytes += (uint64_t)st.st_size;
+				count++;
+			}
+		}
+		closedir(d);
 	}
-	closedir(d);
-	return held;
+	if (count_r != NULL)
+		*count_r = count;
+	return bytes;
 }
 
-/* Messages this ship had injected since the given time: its .sent
-   markers, which outlive a day (shore_outbound_keep is at least one). */
-static uint64_t ob_sent_since(const struct shore_outbound *ob, time_t since)
-{
-	DIR *d = opendir(ob->dir);
-	struct dirent *de;
-	uint64_t count = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (proto_id_is_valid(de->d_name, PROTO_ID_LEN) &&
-		    strcmp(de->d_name + PROTO_ID_LEN, ".sent") == 0 &&
-		    fstatat(ob->dir_fd, de->d_name, &st, 0) == 0 &&
-		    st.st_mtime >= since)
-			count++;
-	}
-	closedir(d);
-	return count;
-}
-
-/* 0, or PROTO_ERR_TEMP with ob->text when the ship has injected its
-   day's worth: the message waits on the ship, and so do its bytes. */
-static int ob_check_day(struct shore_outbound *ob)
+/* 0, or PROTO_ERR_TEMP with *error_r (ob->text) when the ship has
+   injected its day's worth: the message waits on the ship, and so do
+   its bytes. */
+static int ob_check_day(struct shore_outbound *ob, const char **error_r)
 {
 	time_t now = time(NULL);
 
@@ -177,7 +166,8 @@ static int ob_check_day(struct shore_outbound *ob)
 		return 0;
 	if (ob->day_counted == 0 || now - ob->day_counted >= 60 ||
 	    now < ob->day_counted) {
-		ob->day_sent = ob_sent_since(ob, now - 86400);
+		(void)ob_files(ob, ".sent", now - SHORE_OUTBOUND_DAY,
+			       &ob->day_sent);
 		ob->day_counted = now;
 	}
 	if (ob->day_sent < ob->set.max_per_day)
@@ -186,6 +176,7 @@ static int ob_check_day(struct shore_outbound *ob)
 		 "messages in the last 24 hours, the shore's bound "
 		 "(shore_outbound_max_per_day); the rest waits",
 		 ob->set.ship, (unsigned long long)ob->day_sent);
+	*error_r = ob->text;
 	return PROTO_ERR_TEMP;
 }
 
@@ -255,10 +246,8 @@ int shore_outbound_have(struct shore_outbound *ob, const char *id,
 	}
 	/* Not sent yet: whatever its bytes, it could not be injected
 	   today; better the ship hears it before it sends them. */
-	if (ob_check_day(ob) != 0) {
-		*error_r = ob->text;
+	if (ob_check_day(ob, error_r) != 0)
 		return PROTO_ERR_TEMP;
-	}
 	ob_path(ob, id, ".part", path, sizeof(path));
 	if (stat(path, &st) == 0) {
 		*have_r = (uint64_t)st.st_size;
@@ -302,15 +291,13 @@ int shore_outbound_put_begin(struct shore_outbound *ob,
 	}
 	ob_path(ob, req->id, ".part", path, sizeof(path));
 	created = !exists(path);
-	if (created && ob_check_day(ob) != 0) {
-		*error_r = ob->text;
+	if (created && ob_check_day(ob, error_r) != 0)
 		return PROTO_ERR_TEMP;
-	}
 	if (created) {
 		/* A new upload must fit beside the unfinished ones: a ship's
 		   key cannot fill the shore's disk.  For now only: they end
 		   or expire. */
-		uint64_t held = ob_held(ob);
+		uint64_t held = ob_files(ob, ".part", 0, NULL);
 
 		if (held + req->size > ob->set.max_held) {
 			snprintf(ob->text, sizeof(ob->text), "the shore holds "
@@ -697,7 +684,7 @@ int shore_outbound_put_end(struct shore_outbound *ob, const char **text_r,
 		outbound_envelope_free(&env);
 		return PROTO_ERR_REFUSED;
 	}
-	ret = ob_check_day(ob);
+	ret = ob_check_day(ob, text_r);
 	if (ret == 0)
 		ret = inject(ob, fd, &env, (size_t)header_len, &groups);
 	close(fd);

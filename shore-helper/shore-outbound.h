@@ -37,6 +37,9 @@
 
 struct ship_users;
 
+/* The window of shore_outbound_max_per_day, in seconds. */
+#define SHORE_OUTBOUND_DAY	86400
+
 struct shore_outbound_settings {
 	const char *dir;		/* shore_outbound_dir */
 	const char *ship;
@@ -81,8 +84,9 @@ void shore_outbound_put_data(struct shore_outbound *ob, const void *data,
  * When it is whole: verify size and digest, inject, mark it sent
  * (*sent_r 1).  0 with *text_r, or an error code with *text_r: 422
  * (digest: the upload is dropped, the ship sends it again), 451 (try
- * later: the bytes are kept; also when the day's bound is reached), 554 (refused for good: bad envelope, a
- * sender not of the ship, too large, or sendmail refused it).
+ * later: the bytes are kept; also when the day's bound is reached),
+ * 554 (refused for good: bad envelope, a sender not of the ship, too
+ * large, or sendmail refused it).
  */
 int shore_outbound_put_end(struct shore_outbound *ob, const char **text_r,
 			   uint64_t *have_r, int *sent_r);

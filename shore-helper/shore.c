@@ -818,7 +818,7 @@ static void shore_load_config(struct shore *shore, const char *path)
 			       &shore->ob_set.keep, error,
 			       sizeof(error)) < 0)
 		config_die(path, error);
-	if (shore->ob_set.keep < 86400)
+	if (shore->ob_set.keep < SHORE_OUTBOUND_DAY)
 		config_die(path, "shore_outbound_keep: at least 1d (the "
 			   "markers count a day's messages, and stop a "
 			   "message being injected twice)");
